@@ -1,0 +1,70 @@
+//! Complete backends: every one reads the same IR, spec and bounds and answers through one trait.
+//!
+//! A backend returns a [`Verdict`]: `Verified` only from a procedure that is sound for the IR's
+//! exact semantics; `Falsified` only with a [`crate::verify::Witness`], which can only be made by
+//! replaying a candidate through the reference executor (backends refine or give up on spurious
+//! candidates themselves); anything else is `Unknown` with the reason.
+
+use crate::bounds::NetBounds;
+use crate::net::Network;
+use crate::spec::Spec;
+use crate::verify::Verdict;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Resource options shared by all backends.
+#[derive(Clone, Debug)]
+pub struct BackendOptions {
+    /// Wall-clock limit for the backend's solve (`None`: no limit).
+    pub time_limit: Option<Duration>,
+    /// Solver threads.
+    pub threads: usize,
+}
+
+impl Default for BackendOptions {
+    fn default() -> Self {
+        BackendOptions { time_limit: None, threads: 1 }
+    }
+}
+
+/// Size of the encoding and solver effort, for `--json` and the experiment harness.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BackendStats {
+    pub variables: usize,
+    pub binaries: usize,
+    pub constraints: usize,
+    pub encode_seconds: f64,
+    pub solve_seconds: f64,
+    pub nodes: Option<u64>,
+    /// Candidates that failed replay and were refined away.
+    pub spurious_candidates: usize,
+    /// Backend-specific figures.
+    pub extra: BTreeMap<String, f64>,
+}
+
+/// One query as every backend sees it.
+pub struct Query<'a> {
+    pub net: &'a Network,
+    pub spec: &'a Spec,
+    /// Bounds over `spec.input`, from the pipeline's bound propagation.
+    pub bounds: &'a NetBounds,
+}
+
+/// A complete decision procedure.
+pub trait Backend {
+    /// Short name, e.g. `milp`.
+    fn name(&self) -> &'static str;
+    fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats);
+}
+
+/// The backends compiled into this build, by name.
+pub fn available() -> Vec<&'static str> {
+    Vec::new()
+}
+
+/// Instantiate a backend by name.
+pub fn by_name(name: &str) -> Option<Box<dyn Backend>> {
+    let _ = name;
+    None
+}

@@ -1,0 +1,260 @@
+//! The quantized-network IR: a sequence of integer layers with explicit shapes and quantization.
+//!
+//! Every tensor between layers is an integer tensor with a [`QType`] range and a real
+//! interpretation `real = scale · (q − zero_point)` ([`Quant`]). The zero point is semantic (it is
+//! subtracted inside Dense/Conv and is the ReLU threshold); the scale is only for reporting and for
+//! mapping real-valued specifications. Shapes are `[C, H, W]` for images (no batch dimension) and
+//! `[N]` for vectors; flattening is C-order.
+
+use super::dtype::QType;
+use super::requant::{Requant, Rounding};
+use serde::{Deserialize, Serialize};
+
+/// Quantization of a tensor: its integer type and the affine map to reals.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quant {
+    pub dtype: QType,
+    pub scale: f64,
+    pub zero_point: i64,
+}
+
+impl Quant {
+    pub fn dequantize(&self, q: i64) -> f64 {
+        self.scale * (q - self.zero_point) as f64
+    }
+}
+
+/// The network's input: shape and quantization. A real input `x` is quantized as
+/// `clamp(round_half_even(x / scale) + zero_point)` in binary32 (ONNX `QuantizeLinear`); see
+/// [`crate::spec`] for how real-valued specifications use it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub shape: Vec<usize>,
+    pub dtype: QType,
+    pub scale: f64,
+    pub zero_point: i64,
+}
+
+impl Input {
+    pub fn quant(&self) -> Quant {
+        Quant { dtype: self.dtype, scale: self.scale, zero_point: self.zero_point }
+    }
+}
+
+/// `acc_j = Σ_i (W_ji − zw_j)(x_i − zx) + B_j`, then requantization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dense {
+    pub in_features: usize,
+    pub out_features: usize,
+    /// Row-major `[out_features, in_features]`.
+    pub weights: Vec<i64>,
+    /// Weight type (range check only; weights are stored as plain integers).
+    pub weight_dtype: QType,
+    /// One zero point for all rows, or one per output feature.
+    pub weight_zero_point: Vec<i64>,
+    /// Integer bias in accumulator units, one per output feature (empty = no bias).
+    #[serde(default)]
+    pub bias: Vec<i64>,
+    pub requant: Requant,
+    pub output: Quant,
+}
+
+/// 2-D convolution over `[C, H, W]`; padded positions hold the input zero point (contribute 0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conv2d {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    /// `[kh, kw]`.
+    pub kernel: [usize; 2],
+    #[serde(default = "ones")]
+    pub stride: [usize; 2],
+    /// `[top, left, bottom, right]`.
+    #[serde(default)]
+    pub padding: [usize; 4],
+    #[serde(default = "ones")]
+    pub dilation: [usize; 2],
+    #[serde(default = "one")]
+    pub groups: usize,
+    /// `[out_channels, in_channels / groups, kh, kw]`, C-order.
+    pub weights: Vec<i64>,
+    pub weight_dtype: QType,
+    /// One zero point, or one per output channel.
+    pub weight_zero_point: Vec<i64>,
+    /// Integer bias in accumulator units, one per output channel (empty = no bias).
+    #[serde(default)]
+    pub bias: Vec<i64>,
+    pub requant: Requant,
+    pub output: Quant,
+}
+
+fn ones() -> [usize; 2] {
+    [1, 1]
+}
+fn one() -> usize {
+    1
+}
+
+/// Max pooling; padded positions are ignored (as if −∞). Quantization passes through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxPool2d {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    #[serde(default)]
+    pub padding: [usize; 4],
+    #[serde(default = "ones")]
+    pub dilation: [usize; 2],
+}
+
+/// Average pooling: `y = clamp(round(Σ (x − z) / n) + z)` over the window, where `n` is the
+/// kernel size, or the number of in-bounds positions if `count_include_pad` is false. Padded
+/// positions contribute 0. Quantization passes through (same scale and zero point).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvgPool2d {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    #[serde(default)]
+    pub padding: [usize; 4],
+    #[serde(default = "yes")]
+    pub count_include_pad: bool,
+    pub rounding: Rounding,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One layer: integer tensor in, integer tensor out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Layer {
+    Dense(Dense),
+    Conv2d(Conv2d),
+    MaxPool2d(MaxPool2d),
+    AvgPool2d(AvgPool2d),
+    /// C-order reshape to a vector.
+    Flatten,
+    /// `max(x, zero_point)`.
+    Relu,
+}
+
+impl Layer {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Layer::Dense(_) => "dense",
+            Layer::Conv2d(_) => "conv2d",
+            Layer::MaxPool2d(_) => "max_pool2d",
+            Layer::AvgPool2d(_) => "avg_pool2d",
+            Layer::Flatten => "flatten",
+            Layer::Relu => "relu",
+        }
+    }
+}
+
+/// Shape and quantization of one tensor of the network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorInfo {
+    pub shape: Vec<usize>,
+    pub quant: Quant,
+}
+
+impl TensorInfo {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A validated network: construct it with [`crate::net::format::load`] or
+/// [`Network::new`], which check every invariant the executor and the encodings rely on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    pub(crate) name: String,
+    pub(crate) input: Input,
+    pub(crate) layers: Vec<Layer>,
+    /// `tensors[0]` is the input, `tensors[i + 1]` the output of `layers[i]`.
+    pub(crate) tensors: Vec<TensorInfo>,
+    /// For Dense/Conv layers, the accumulator range over every input the types allow
+    /// (proven at validation: no i64 overflow, and within i32 where the rescale needs it).
+    pub(crate) acc_ranges: Vec<Option<(i64, i64)>>,
+}
+
+impl Network {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn input(&self) -> &Input {
+        &self.input
+    }
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+    /// `tensors()[0]` is the input, `tensors()[i + 1]` the output of layer `i`.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+    pub fn input_info(&self) -> &TensorInfo {
+        &self.tensors[0]
+    }
+    pub fn output_info(&self) -> &TensorInfo {
+        self.tensors.last().expect("a network has at least its input tensor")
+    }
+    pub fn input_len(&self) -> usize {
+        self.input_info().len()
+    }
+    pub fn output_len(&self) -> usize {
+        self.output_info().len()
+    }
+    /// Whole-domain accumulator range of layer `i` (Dense/Conv only).
+    pub fn acc_range(&self, i: usize) -> Option<(i64, i64)> {
+        self.acc_ranges.get(i).copied().flatten()
+    }
+
+    /// Number of integer parameters (weights and biases).
+    pub fn parameter_count(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                Layer::Dense(d) => d.weights.len() + d.bias.len(),
+                Layer::Conv2d(c) => c.weights.len() + c.bias.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+impl Conv2d {
+    pub fn window(&self) -> super::geometry::Window {
+        super::geometry::Window {
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+        }
+    }
+}
+
+impl MaxPool2d {
+    pub fn window(&self) -> super::geometry::Window {
+        super::geometry::Window {
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+        }
+    }
+}
+
+impl AvgPool2d {
+    pub fn window(&self) -> super::geometry::Window {
+        super::geometry::Window { kernel: self.kernel, stride: self.stride, padding: self.padding, dilation: [1, 1] }
+    }
+}

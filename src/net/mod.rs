@@ -1,0 +1,13 @@
+//! The quantized-network IR, its validation, JSON format and reference executor.
+
+pub mod dtype;
+pub mod exec;
+pub mod format;
+pub mod geometry;
+pub mod ir;
+pub mod requant;
+pub mod validate;
+
+pub use dtype::QType;
+pub use ir::{AvgPool2d, Conv2d, Dense, Input, Layer, MaxPool2d, Network, Quant, TensorInfo};
+pub use requant::{Requant, Rescale, Rounding};
