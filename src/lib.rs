@@ -8,7 +8,9 @@
 pub mod backend;
 pub mod bounds;
 pub mod bundled;
+pub mod import;
 pub mod net;
+pub mod search;
 pub mod spec;
 pub mod testgen;
 pub mod verify;

@@ -145,7 +145,13 @@ fn try_network(rng: &mut impl Rng, cfg: &GenConfig) -> Option<Network> {
     } else {
         vec![rng.gen_range(1..=4)]
     };
-    let input = Input { shape: shape.clone(), dtype: q.dtype, scale: q.scale, zero_point: q.zero_point };
+    let input = Input {
+        shape: shape.clone(),
+        dtype: q.dtype,
+        scale: q.scale,
+        zero_point: q.zero_point,
+        quantize: Default::default(),
+    };
     let mut layers = Vec::new();
     let mut net = Network::new("random", input.clone(), vec![]).ok()?;
     let push = |layers: &mut Vec<Layer>, l: Layer| -> Option<Network> {
@@ -154,18 +160,18 @@ fn try_network(rng: &mut impl Rng, cfg: &GenConfig) -> Option<Network> {
     };
     if image {
         let cur = net.output_info().clone();
-        net = push(&mut layers, conv(rng, cfg, cur.shape[0], cur.quant.dtype.bits()))?;
+        push(&mut layers, conv(rng, cfg, cur.shape[0], cur.quant.dtype.bits()))?;
         match rng.gen_range(0..4) {
             0 => {
                 let k = [rng.gen_range(1..=2), rng.gen_range(1..=2)];
-                net = push(
+                push(
                     &mut layers,
                     Layer::MaxPool2d(MaxPool2d { kernel: k, stride: [1, 1], padding: [0, 0, 0, 0], dilation: [1, 1] }),
                 )?;
             }
             1 => {
                 let k = [rng.gen_range(1..=2), rng.gen_range(1..=2)];
-                net = push(
+                push(
                     &mut layers,
                     Layer::AvgPool2d(AvgPool2d {
                         kernel: k,
@@ -176,7 +182,9 @@ fn try_network(rng: &mut impl Rng, cfg: &GenConfig) -> Option<Network> {
                     }),
                 )?;
             }
-            2 => net = push(&mut layers, Layer::Relu)?,
+            2 => {
+                push(&mut layers, Layer::Relu)?;
+            }
             _ => {}
         }
         net = push(&mut layers, Layer::Flatten)?;

@@ -25,9 +25,21 @@ impl Quant {
     }
 }
 
-/// The network's input: shape and quantization. A real input `x` is quantized as
-/// `clamp(round_half_even(x / scale) + zero_point)` in binary32 (ONNX `QuantizeLinear`); see
-/// [`crate::spec`] for how real-valued specifications use it.
+/// How a runtime maps a real input to the integer grid. Both are monotone in `x`, so a real box
+/// maps to an integer box exactly; they differ only near rounding ties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InputQuantize {
+    /// `clamp(round_half_even(fl32(x / fl32(scale))) + zero_point)`: ONNX `QuantizeLinear`.
+    #[default]
+    Divide,
+    /// `clamp(round_half_even(fl32(x · fl32(1 / fl32(scale)))) + zero_point)`: PyTorch/FBGEMM
+    /// `quantize_per_tensor` (see `docs/pytorch-fbgemm.md`).
+    MultiplyReciprocal,
+}
+
+/// The network's input: shape and quantization. The real→integer map ([`InputQuantize`]) is
+/// only used for real-valued specifications (VNN-LIB over reals, real ε).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Input {
@@ -35,6 +47,12 @@ pub struct Input {
     pub dtype: QType,
     pub scale: f64,
     pub zero_point: i64,
+    #[serde(default, skip_serializing_if = "is_default_quantize")]
+    pub quantize: InputQuantize,
+}
+
+fn is_default_quantize(q: &InputQuantize) -> bool {
+    *q == InputQuantize::Divide
 }
 
 impl Input {

@@ -9,5 +9,5 @@ pub mod requant;
 pub mod validate;
 
 pub use dtype::QType;
-pub use ir::{AvgPool2d, Conv2d, Dense, Input, Layer, MaxPool2d, Network, Quant, TensorInfo};
+pub use ir::{AvgPool2d, Conv2d, Dense, Input, InputQuantize, Layer, MaxPool2d, Network, Quant, TensorInfo};
 pub use requant::{Requant, Rescale, Rounding};
