@@ -5,6 +5,10 @@
 //! replaying a candidate through the reference executor (backends refine or give up on spurious
 //! candidates themselves); anything else is `Unknown` with the reason.
 
+pub mod smt;
+
+pub mod milp;
+
 use crate::bounds::NetBounds;
 use crate::net::Network;
 use crate::spec::Spec;
@@ -60,11 +64,15 @@ pub trait Backend {
 
 /// The backends compiled into this build, by name.
 pub fn available() -> Vec<&'static str> {
-    Vec::new()
+    vec!["milp", "smt-bv", "smt-lia"]
 }
 
 /// Instantiate a backend by name.
 pub fn by_name(name: &str) -> Option<Box<dyn Backend>> {
-    let _ = name;
-    None
+    match name {
+        "milp" => Some(Box::new(milp::Milp)),
+        "smt-bv" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Bv))),
+        "smt-lia" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Lia))),
+        _ => None,
+    }
 }

@@ -1,0 +1,176 @@
+//! The model → HiGHS bridge and the explicit status mapping.
+//!
+//! Only `Infeasible` may become `Verified` (the caller's decision); a primal solution is a
+//! candidate; every other status is reported as is, for an `Unknown` reason.
+
+use super::model::{MilpModel, Sense, VarKind};
+use highs::{RowProblem, Sense as Objective};
+use std::ffi::CString;
+use std::os::raw::c_void;
+use std::sync::{Mutex, OnceLock};
+
+/// Feasibility tolerances passed to HiGHS. They only matter for candidates (which are replayed);
+/// the encoding keeps every true execution strictly feasible (see `encodings/milp.md`).
+pub const MIP_FEASIBILITY_TOLERANCE: f64 = 1e-7;
+pub const PRIMAL_FEASIBILITY_TOLERANCE: f64 = 1e-7;
+
+/// What one HiGHS run concluded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Proven infeasible.
+    Infeasible,
+    /// A primal solution (column values): a candidate only.
+    Solution(Vec<f64>),
+    /// Anything else, named (time limit, interrupt, unbounded-or-infeasible, errors, …).
+    Other(String),
+}
+
+/// Result of a run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub outcome: Outcome,
+    pub nodes: Option<u64>,
+    pub threads: usize,
+}
+
+/// HiGHS runs one thread scheduler per process: the first solve fixes its size and a later
+/// solve asking for another size would fail, so every solve uses the first size.
+static THREADS: OnceLock<usize> = OnceLock::new();
+/// One HiGHS run at a time per process (the scheduler is process-wide).
+static SOLVER: Mutex<()> = Mutex::new(());
+
+/// Map a raw HiGHS model status. Named explicitly so that a status added by a future HiGHS
+/// falls into `Other`, never into `Infeasible`.
+fn status_name(s: i32) -> &'static str {
+    use highs_sys::*;
+    match s {
+        MODEL_STATUS_NOTSET => "not set",
+        MODEL_STATUS_LOAD_ERROR => "load error",
+        MODEL_STATUS_MODEL_ERROR => "model error",
+        MODEL_STATUS_PRESOLVE_ERROR => "presolve error",
+        MODEL_STATUS_SOLVE_ERROR => "solve error",
+        MODEL_STATUS_POSTSOLVE_ERROR => "postsolve error",
+        MODEL_STATUS_MODEL_EMPTY => "model empty",
+        MODEL_STATUS_INFEASIBLE => "infeasible",
+        MODEL_STATUS_UNBOUNDED_OR_INFEASIBLE => "unbounded or infeasible",
+        MODEL_STATUS_UNBOUNDED => "unbounded",
+        MODEL_STATUS_OPTIMAL => "optimal",
+        MODEL_STATUS_OBJECTIVE_BOUND => "objective bound",
+        MODEL_STATUS_OBJECTIVE_TARGET => "objective target",
+        MODEL_STATUS_REACHED_TIME_LIMIT => "time limit reached",
+        MODEL_STATUS_REACHED_ITERATION_LIMIT => "iteration limit reached",
+        MODEL_STATUS_UNKNOWN => "unknown",
+        MODEL_STATUS_REACHED_SOLUTION_LIMIT => "solution limit reached",
+        MODEL_STATUS_REACHED_INTERRUPT => "interrupted",
+        MODEL_STATUS_REACHED_MEMORY_LIMIT => "memory limit reached",
+        _ => "unrecognized status",
+    }
+}
+
+/// Solve a model with HiGHS (quiet), reading the raw status and the primal solution.
+pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize) -> Run {
+    let mut p = RowProblem::default();
+    let cols: Vec<_> = model
+        .vars
+        .iter()
+        .map(|v| match v.kind {
+            VarKind::Continuous => p.add_column(0.0, v.lb..=v.ub),
+            VarKind::Integer | VarKind::Binary => p.add_integer_column(0.0, v.lb..=v.ub),
+        })
+        .collect();
+    for r in &model.rows {
+        let terms = r.terms.iter().map(|&(v, c)| (cols[v], c));
+        match r.sense {
+            Sense::Le => p.add_row(..=r.rhs, terms),
+            Sense::Ge => p.add_row(r.rhs.., terms),
+        }
+    }
+    let threads = *THREADS.get_or_init(|| threads.max(1));
+    let mut m = match p.try_optimise(Objective::Minimise) {
+        Ok(m) => m,
+        Err(e) => {
+            return Run { outcome: Outcome::Other(format!("HiGHS rejected the model: {e:?}")), nodes: None, threads }
+        }
+    };
+    m.make_quiet();
+    let mut opts: Vec<(&str, f64)> = vec![
+        ("mip_feasibility_tolerance", MIP_FEASIBILITY_TOLERANCE),
+        ("primal_feasibility_tolerance", PRIMAL_FEASIBILITY_TOLERANCE),
+    ];
+    if let Some(t) = time_limit {
+        opts.push(("time_limit", t.max(1e-3)));
+    }
+    for (k, v) in opts {
+        if let Err(e) = m.try_set_option(k, v) {
+            return Run { outcome: Outcome::Other(format!("HiGHS option {k}: {e:?}")), nodes: None, threads };
+        }
+    }
+    if let Err(e) = m.try_set_option("threads", threads as i32) {
+        return Run { outcome: Outcome::Other(format!("HiGHS option threads: {e:?}")), nodes: None, threads };
+    }
+    let guard = SOLVER.lock().unwrap_or_else(|e| e.into_inner());
+    let solved = m.try_solve();
+    drop(guard);
+    let solved = match solved {
+        Ok(s) => s,
+        Err(e) => return Run { outcome: Outcome::Other(format!("HiGHS run failed: {e:?}")), nodes: None, threads },
+    };
+    let ptr = solved.as_ptr();
+    let (status, nodes) = raw_status(ptr);
+    let outcome = match status {
+        highs_sys::MODEL_STATUS_INFEASIBLE => Outcome::Infeasible,
+        highs_sys::MODEL_STATUS_OPTIMAL => Outcome::Solution(solved.get_solution().columns().to_vec()),
+        s => {
+            // A time limit may still come with a feasible point: keep it as a candidate.
+            let has_point = solved.int_info_value(c"primal_solution_status").map(|v| v == 2).unwrap_or(false);
+            if has_point && s == highs_sys::MODEL_STATUS_REACHED_TIME_LIMIT {
+                Outcome::Solution(solved.get_solution().columns().to_vec())
+            } else {
+                Outcome::Other(format!("HiGHS status: {}", status_name(s)))
+            }
+        }
+    };
+    Run { outcome, nodes, threads }
+}
+
+/// Raw model status and node count of a solved HiGHS instance.
+fn raw_status(ptr: *const c_void) -> (i32, Option<u64>) {
+    // SAFETY: `ptr` is a live Highs instance owned by the caller for the duration of the call.
+    let status = unsafe { highs_sys::Highs_getModelStatus(ptr as *mut c_void) };
+    let mut nodes: i64 = -1;
+    let key = CString::new("mip_node_count").expect("no NUL");
+    // SAFETY: as above; `nodes` outlives the call.
+    let rc = unsafe { highs_sys::Highs_getInt64InfoValue(ptr as *mut c_void, key.as_ptr(), &mut nodes) };
+    (status as i32, (rc == highs_sys::STATUS_OK && nodes >= 0).then_some(nodes as u64))
+}
+
+/// Read an LP or MPS file with HiGHS and solve it (no options beyond quiet, tolerances and
+/// `time_limit`): for checking that exported files carry the same model.
+pub fn solve_file(path: &std::path::Path, time_limit: Option<f64>) -> Outcome {
+    let Ok(mut m) = RowProblem::default().try_optimise(Objective::Minimise) else {
+        return Outcome::Other("HiGHS could not start".into());
+    };
+    m.make_quiet();
+    let Some(s) = path.to_str().and_then(|s| CString::new(s).ok()) else {
+        return Outcome::Other("path is not valid UTF-8".into());
+    };
+    // SAFETY: `m` owns a live Highs instance; `s` is a NUL-terminated string.
+    let rc = unsafe { highs_sys::Highs_readModel(m.as_mut_ptr(), s.as_ptr()) };
+    if rc == highs_sys::STATUS_ERROR {
+        return Outcome::Other(format!("HiGHS could not read {}", path.display()));
+    }
+    let _ = m.try_set_option("mip_feasibility_tolerance", MIP_FEASIBILITY_TOLERANCE);
+    if let Some(t) = time_limit {
+        let _ = m.try_set_option("time_limit", t);
+    }
+    let _ = m.try_set_option("threads", *THREADS.get_or_init(|| 1) as i32);
+    let _guard = SOLVER.lock().unwrap_or_else(|e| e.into_inner());
+    match m.try_solve() {
+        Ok(solved) => match raw_status(solved.as_ptr()).0 {
+            highs_sys::MODEL_STATUS_INFEASIBLE => Outcome::Infeasible,
+            highs_sys::MODEL_STATUS_OPTIMAL => Outcome::Solution(solved.get_solution().columns().to_vec()),
+            s => Outcome::Other(format!("HiGHS status: {}", status_name(s))),
+        },
+        Err(e) => Outcome::Other(format!("HiGHS run failed: {e:?}")),
+    }
+}

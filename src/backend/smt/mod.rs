@@ -1,0 +1,71 @@
+//! Exact SMT backends through Z3: bit-vectors (`smt-bv`, QF_BV, with Z3's floating-point theory
+//! for `Float32` rescales) and linear integer arithmetic (`smt-lia`, QF_LIA), from one encoder.
+//!
+//! The query is written once as SMT-LIB2 text ([`encode`]); the solver parses exactly that text
+//! (so [`export_smt2`] and the backend solve literally the same query), answers `unsat`
+//! (→ `Verified`: bit-vector and integer reasoning are exact), `sat` (→ the model's inputs are
+//! replayed by the reference executor; only a replayed witness is `Falsified`) or `unknown`
+//! (→ `Unknown` with Z3's reason). See `encodings/smt.md`.
+
+pub mod encode;
+pub mod smt2;
+pub mod z3;
+
+pub use encode::EncodeError;
+pub use smt2::export_smt2;
+
+use super::{Backend, BackendOptions, BackendStats, Query};
+use crate::verify::Verdict;
+use serde::Serialize;
+
+/// The SMT logic of an encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Logic {
+    /// Fixed-width bit-vectors (QF_BV; QF_FPBV when a `Float32` rescale is present).
+    Bv,
+    /// Unbounded integers with `div`/`mod` by constants (QF_LIA).
+    Lia,
+}
+
+impl std::str::FromStr for Logic {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bv" | "qf_bv" => Ok(Logic::Bv),
+            "lia" | "qf_lia" => Ok(Logic::Lia),
+            _ => Err(format!("unknown SMT logic `{s}` (expected bv or lia)")),
+        }
+    }
+}
+
+/// The Z3 backend for one logic.
+#[derive(Clone, Debug)]
+pub struct SmtBackend {
+    pub logic: Logic,
+    /// Z3's global `memory_max_size` in MiB (`None`: Z3's default, unlimited). Global to the
+    /// process: the last backend to solve sets it.
+    pub memory_mb: Option<u32>,
+    /// QF_LIA with `Float32` rescales over-approximates; spurious candidates are blocked and the
+    /// query re-solved at most this many times before giving up with `Unknown`.
+    pub max_candidates: usize,
+}
+
+impl SmtBackend {
+    pub fn new(logic: Logic) -> Self {
+        SmtBackend { logic, memory_mb: None, max_candidates: 64 }
+    }
+}
+
+impl Backend for SmtBackend {
+    fn name(&self) -> &'static str {
+        match self.logic {
+            Logic::Bv => "smt-bv",
+            Logic::Lia => "smt-lia",
+        }
+    }
+
+    fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
+        z3::solve(query, self, opts)
+    }
+}

@@ -1,0 +1,219 @@
+//! Solving through the `z3` crate: parse the encoder's SMT-LIB2 body, check, read the inputs
+//! back from the model, replay them.
+//!
+//! Only crate functions that exist in Z3 4.8.12 (Debian's `libz3-dev`) are used: the solver is
+//! fed text (`Z3_solver_from_string`), so no term-building API beyond constants is needed.
+
+use super::encode::{encode, EncodeError, Encoder, Theory, Val};
+use super::{Logic, SmtBackend};
+use crate::backend::{BackendOptions, BackendStats, Query};
+use crate::net::requant::Rescale;
+use crate::verify::{Verdict, Witness};
+use ::z3::ast::{Int, BV};
+use ::z3::{Model, Params, SatResult, Solver};
+use std::time::{Duration, Instant};
+
+fn new_solver(logic: &str) -> Solver {
+    Solver::new_for_logic(logic).unwrap_or_default()
+}
+
+fn read_int(model: &Model, name: &str, w: u32) -> Option<i64> {
+    if w == 0 {
+        return model.eval(&Int::new_const(name), true)?.as_i64();
+    }
+    // The crate returns the unsigned value of a bit-vector: sign-extend it ourselves.
+    let u = model.eval(&BV::new_const(name, w), true)?.as_u64()?;
+    let shift = 64 - w.min(64);
+    Some(((u << shift) as i64) >> shift)
+}
+
+fn remaining(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+fn set_timeout(s: &Solver, left: Option<Duration>) {
+    if let Some(left) = left {
+        let mut p = Params::new();
+        p.set_u32("timeout", u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1));
+        s.set_params(&p);
+    }
+}
+
+/// Solve `query` with `backend`'s logic. See the module documentation of [`super`].
+pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> (Verdict, BackendStats) {
+    let start = Instant::now();
+    let deadline = opts.time_limit.map(|t| start + t);
+    let mut stats = BackendStats::default();
+    let enc = match encode(query.net, query.spec, query.bounds, backend.logic) {
+        Ok(e) => e,
+        Err(e) => {
+            stats.encode_seconds = start.elapsed().as_secs_f64();
+            return (Verdict::Unknown { reason: format!("smt encoding: {e}") }, stats);
+        }
+    };
+    stats.encode_seconds = start.elapsed().as_secs_f64();
+    stats.variables = enc.declared;
+    stats.constraints = enc.asserted;
+    stats.extra.insert("definitions".into(), enc.defined as f64);
+    stats.extra.insert("max_bit_width".into(), f64::from(enc.max_width));
+    stats.extra.insert("smt2_bytes".into(), enc.body.len() as f64);
+    if let Some(mb) = backend.memory_mb {
+        ::z3::set_global_param("memory_max_size", &mb.to_string());
+    }
+    let t = Instant::now();
+    let solver = new_solver(enc.logic_name());
+    solver.from_string(enc.body.as_str());
+    // A parse error stops Z3's parser silently; fewer assertions would mean a weaker query.
+    let parsed = solver.get_assertions().len();
+    if parsed != enc.asserted {
+        stats.solve_seconds = t.elapsed().as_secs_f64();
+        let reason = format!("BUG: z3 parsed {parsed} of {} assertions of the encoding", enc.asserted);
+        return (Verdict::Unknown { reason }, stats);
+    }
+    let verdict = loop {
+        let left = remaining(deadline);
+        if left == Some(Duration::ZERO) {
+            break Verdict::Unknown { reason: "time limit reached".into() };
+        }
+        set_timeout(&solver, left);
+        match solver.check() {
+            SatResult::Unsat => break Verdict::Verified,
+            SatResult::Unknown => {
+                let why = solver.get_reason_unknown().unwrap_or_default();
+                let why = if why.is_empty() { "no reason given".to_string() } else { why };
+                break Verdict::Unknown { reason: format!("z3: {why}") };
+            }
+            SatResult::Sat => {
+                let Some(model) = solver.get_model() else {
+                    break Verdict::Unknown { reason: "z3 answered sat without a model".into() };
+                };
+                let x: Option<Vec<i64>> = enc.inputs.iter().map(|(n, w)| read_int(&model, n, *w)).collect();
+                let Some(x) = x else {
+                    break Verdict::Unknown { reason: "could not read the inputs from z3's model".into() };
+                };
+                if let Some(witness) = Witness::replay(query.net, query.spec, &x) {
+                    break Verdict::Falsified { witness };
+                }
+                if enc.exact {
+                    break Verdict::Unknown {
+                        reason: format!(
+                            "BUG: the exact {} encoding produced a counterexample {x:?} that replay rejects",
+                            enc.logic_name()
+                        ),
+                    };
+                }
+                // The float band admitted a spurious point: exclude it and ask again.
+                stats.spurious_candidates += 1;
+                if stats.spurious_candidates > backend.max_candidates {
+                    break Verdict::Unknown {
+                        reason: format!(
+                            "{} spurious candidates from the float32 band of QF_LIA (use smt-bv for exact float32)",
+                            stats.spurious_candidates
+                        ),
+                    };
+                }
+                let eqs: Vec<String> = enc
+                    .inputs
+                    .iter()
+                    .zip(&x)
+                    .map(|((n, _), v)| format!("(= {n} {})", super::encode::Lia.lit(i128::from(*v), 0)))
+                    .collect();
+                let before = solver.get_assertions().len();
+                // Each parse has its own scope: re-declare the inputs (same name and sort denote
+                // the same constants in the context).
+                let th: &dyn Theory = match backend.logic {
+                    Logic::Bv => &super::encode::Bv,
+                    Logic::Lia => &super::encode::Lia,
+                };
+                let decls: String =
+                    enc.inputs.iter().map(|(n, w)| format!("(declare-const {n} {})", th.sort(*w))).collect();
+                solver.from_string(format!("{decls}(assert (not (and true {})))", eqs.join(" ")));
+                if solver.get_assertions().len() != before + 1 {
+                    break Verdict::Unknown { reason: "BUG: z3 rejected a blocking clause".into() };
+                }
+            }
+        }
+    };
+    stats.solve_seconds = t.elapsed().as_secs_f64();
+    (verdict, stats)
+}
+
+/// Evaluate a circuit of the encoder on constant inputs through Z3: declare `a_i` with the given
+/// ranges, fix them to `values`, build the circuit and read its value from the model. Checks
+/// that the value is unique (the circuit is a function of its inputs). For tests and proofs.
+pub fn eval_circuit(
+    logic: Logic,
+    ranges: &[(i128, i128)],
+    values: &[i128],
+    build: impl FnOnce(&mut Encoder<'_>, &[Val]) -> Result<Val, EncodeError>,
+) -> Result<i128, String> {
+    let th: &dyn Theory = match logic {
+        Logic::Bv => &super::encode::Bv,
+        Logic::Lia => &super::encode::Lia,
+    };
+    let mut enc = Encoder::new(th);
+    let mut args = Vec::new();
+    for (i, (&(lo, hi), &v)) in ranges.iter().zip(values).enumerate() {
+        let a = enc.declare(&format!("a_{i}"), lo, hi).map_err(|e| e.to_string())?;
+        let c = enc.konst(v, a.w);
+        let eq = enc.eq(&a, &c).map_err(|e| e.to_string())?;
+        enc.assert(&eq);
+        args.push(a);
+    }
+    let out = build(&mut enc, &args).map_err(|e| e.to_string())?;
+    if !enc.exact {
+        return Err("the circuit over-approximates (float32 band in QF_LIA)".into());
+    }
+    let r = enc.declare("out", i128::from(i64::MIN), i128::from(i64::MAX)).map_err(|e| e.to_string())?;
+    let w = r.w;
+    let eq = enc.eq(&r, &out).map_err(|e| e.to_string())?;
+    enc.assert(&eq);
+    let logic_name = match (logic, enc.uses_fp) {
+        (Logic::Bv, false) => "QF_BV",
+        (Logic::Bv, true) => "QF_FPBV",
+        (Logic::Lia, _) => "QF_LIA",
+    };
+    let s = new_solver(logic_name);
+    s.from_string(enc.text.as_str());
+    if s.get_assertions().len() != enc.asserted {
+        return Err("z3 failed to parse the circuit".into());
+    }
+    if s.check() != SatResult::Sat {
+        return Err(format!("circuit query not sat: {:?}", s.get_reason_unknown()));
+    }
+    let m = s.get_model().ok_or("no model")?;
+    let v = read_int(&m, "out", w).ok_or("no value for out")?;
+    s.from_string(format!("(declare-const out {})(assert (not (= out {})))", th.sort(w), th.lit(i128::from(v), w)));
+    if s.get_assertions().len() != enc.asserted + 1 {
+        return Err("z3 failed to parse the uniqueness check".into());
+    }
+    if s.check() != SatResult::Unsat {
+        return Err("the circuit's value is not unique".into());
+    }
+    Ok(i128::from(v))
+}
+
+/// `R(acc)` computed by the encoding (Z3), for an accumulator range `acc_range ∋ acc`.
+pub fn eval_rescale(r: &Rescale, acc: i64, acc_range: (i64, i64), logic: Logic) -> Result<i64, String> {
+    let v = eval_circuit(logic, &[(i128::from(acc_range.0), i128::from(acc_range.1))], &[i128::from(acc)], |e, a| {
+        e.rescale(r, &a[0])
+    })?;
+    i64::try_from(v).map_err(|e| e.to_string())
+}
+
+/// gemmlowp `SaturatingRoundingDoublingHighMul(a, b)` computed by the encoding (`a` a variable
+/// over the whole int32 range, `b` a constant).
+pub fn eval_srdhm(a: i32, b: i32, logic: Logic) -> Result<i32, String> {
+    let v = eval_circuit(logic, &[(i128::from(i32::MIN), i128::from(i32::MAX))], &[i128::from(a)], |e, x| {
+        e.srdhm(&x[0], b)
+    })?;
+    i32::try_from(v).map_err(|e| e.to_string())
+}
+
+/// gemmlowp `RoundingDivideByPOT(x, e)` computed by the encoding.
+pub fn eval_rounding_divide_by_pot(x: i32, exponent: u32, logic: Logic) -> Result<i32, String> {
+    let v = eval_circuit(logic, &[(i128::from(i32::MIN), i128::from(i32::MAX))], &[i128::from(x)], |e, a| {
+        e.rounding_divide_by_pot(&a[0], exponent)
+    })?;
+    i32::try_from(v).map_err(|e| e.to_string())
+}
