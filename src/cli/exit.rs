@@ -8,6 +8,8 @@ pub const ERROR: u8 = 2;
 pub const FALSIFIED: u8 = 10;
 /// Undecided (time limit, incomplete method, …); the reason is printed.
 pub const UNKNOWN: u8 = 20;
+/// Two procedures contradicted each other (`--crosscheck`): a soundness bug; both answers shown.
+pub const SOUNDNESS: u8 = 3;
 
 pub const HELP: &str = "Exit codes: 0 verified (or success), 10 falsified, 20 unknown, 2 bad input or usage, \
-101 internal error (a bug: please report it).";
+3 soundness alarm (--crosscheck found contradicting verdicts), 101 internal error (a bug: please report it).";

@@ -146,6 +146,27 @@ pub fn report(net: &Network, spec: &Spec, model: &Path, r: &Report, as_json: boo
     if let Some(u) = r.stats.unstable_neurons {
         println!("  unstable neurons: {u}");
     }
+    for b in &r.stats.backends {
+        let s = &b.stats;
+        println!(
+            "  {}: {} — {} variables ({} binary), {} constraints, encode {:.3} s, solve {:.3} s{}",
+            b.backend,
+            b.verdict,
+            s.variables,
+            s.binaries,
+            s.constraints,
+            s.encode_seconds,
+            s.solve_seconds,
+            if s.spurious_candidates > 0 {
+                format!(", {} spurious candidates refined", s.spurious_candidates)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(d) = &r.disagreement {
+        println!("\x1b[31m{d}\x1b[0m");
+    }
     println!("result   {}  ({:.3} ms)", verdict_line(&r.verdict), r.seconds * 1e3);
     if let Verdict::Falsified { witness } = &r.verdict {
         println!("witness input  {:?}", witness.input());

@@ -12,6 +12,7 @@ pub use witness::Witness;
 use crate::backend::{self, BackendOptions, BackendStats, Query};
 use crate::bounds::{self, Method, SpecStatus};
 use crate::net::Network;
+use crate::search::SearchOptions;
 use crate::spec::Spec;
 use serde::Serialize;
 use std::time::Instant;
@@ -54,8 +55,18 @@ pub struct Stats {
     pub box_points_log2: f64,
     pub disjuncts: usize,
     pub unstable_neurons: Option<usize>,
-    /// Statistics of the complete backend, if one ran.
-    pub backend: Option<BackendStats>,
+    /// Exact executions spent by the counterexample search, if it ran.
+    pub search_evaluations: Option<u64>,
+    /// Statistics of each complete backend that ran, by name.
+    pub backends: Vec<BackendRun>,
+}
+
+/// One complete backend's answer and effort.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BackendRun {
+    pub backend: String,
+    pub verdict: String,
+    pub stats: BackendStats,
 }
 
 /// The full result of [`verify`].
@@ -66,6 +77,9 @@ pub struct Report {
     pub stages: Vec<Stage>,
     pub stats: Stats,
     pub seconds: f64,
+    /// Set when two procedures contradict each other (one `verified`, another a replayed
+    /// `falsified`): a soundness bug, never resolved silently. The verdict is then `unknown`.
+    pub disagreement: Option<String>,
 }
 
 /// Pipeline options.
@@ -74,14 +88,27 @@ pub struct Options {
     pub bounds: Method,
     /// Replay the box center and corners before anything else (cheap, finds easy violations).
     pub probe: bool,
-    /// The complete backend to run when bounds leave the query open (`None`: stop at bounds).
-    pub backend: Option<String>,
+    /// Gradient counterexample search before bounds (`None`: off).
+    pub search: Option<SearchOptions>,
+    /// Complete backends to run when earlier stages leave the query open (empty: stop at bounds).
+    /// Without `crosscheck` only the first is used.
+    pub backends: Vec<String>,
+    /// Run every listed backend on the query, even if an earlier stage decided it, and compare
+    /// all decided answers.
+    pub crosscheck: bool,
     pub backend_options: BackendOptions,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { bounds: Method::Interval, probe: true, backend: None, backend_options: BackendOptions::default() }
+        Options {
+            bounds: Method::Symbolic,
+            probe: true,
+            search: Some(SearchOptions::default()),
+            backends: vec!["milp".to_string()],
+            crosscheck: false,
+            backend_options: BackendOptions::default(),
+        }
     }
 }
 
@@ -105,7 +132,21 @@ fn probe_points(spec: &Spec) -> Vec<Vec<i64>> {
     vec![center, b.lo.clone(), b.hi.clone()]
 }
 
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::None => "bounds (none)",
+        Method::Interval => "bounds (interval)",
+        Method::Symbolic => "bounds (symbolic)",
+    }
+}
+
 /// Run the pipeline on a query. `spec` must fit `net` ([`Spec::check`]).
+///
+/// Stages: probe → bounds → search → complete backend(s); each is optional and timed. Bounds run
+/// before the search (unlike the seed paper's order) because they cost milliseconds and decide
+/// most robust instances, on which a search would spend its whole budget in vain. The first
+/// stage that decides ends the run, except with `crosscheck`, where every listed backend also
+/// runs and any contradiction between decided answers is reported in [`Report::disagreement`].
 pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
     let start = Instant::now();
     let mut timer = Timer { stages: Vec::new() };
@@ -113,72 +154,123 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
         inputs: spec.input.len(),
         box_points_log2: spec.input.lo.iter().zip(&spec.input.hi).map(|(l, h)| ((h - l + 1) as f64).log2()).sum(),
         disjuncts: spec.unsafe_dnf.len(),
-        unstable_neurons: None,
-        backend: None,
+        ..Stats::default()
     };
-    let finish = |verdict, stages, stats| Report { verdict, stages, stats, seconds: start.elapsed().as_secs_f64() };
+    // Every decided answer, by the procedure that gave it.
+    let mut answers: Vec<(String, Verdict)> = Vec::new();
 
     if opts.probe {
         let found = timer.run("probe", || {
             let w = probe_points(spec).into_iter().find_map(|x| Witness::replay(net, spec, &x));
-            let outcome = if w.is_some() {
-                "counterexample replayed".to_string()
-            } else {
-                "no violation at center/corners".to_string()
-            };
-            (w, outcome)
+            let outcome = if w.is_some() { "counterexample replayed" } else { "no violation at center/corners" };
+            (w, outcome.to_string())
         });
         if let Some(witness) = found {
-            return finish(Verdict::Falsified { witness }, timer.stages, stats);
+            answers.push(("probe".into(), Verdict::Falsified { witness }));
         }
     }
 
-    let name = match opts.bounds {
-        Method::None => "bounds (none)",
-        Method::Interval => "bounds (interval)",
-    };
-    let analysis = timer.run(name, || {
-        let a = bounds::analyze(net, spec, opts.bounds);
-        let outcome = match &a.status {
-            SpecStatus::Unreachable => "unsafe condition unreachable".to_string(),
-            SpecStatus::AlwaysUnsafe(k) => format!("disjunct {k} holds on the whole box"),
-            SpecStatus::Open(ks) => format!("{} of {} disjuncts open", ks.len(), spec.unsafe_dnf.len()),
-        };
-        (a, outcome)
-    });
-    stats.unstable_neurons = Some(analysis.bounds.unstable_count(net));
-    let open = match analysis.status {
-        SpecStatus::Unreachable => return finish(Verdict::Verified, timer.stages, stats),
-        SpecStatus::AlwaysUnsafe(_) => {
-            // Every input violates: replay the box's lower corner to produce the witness.
-            let verdict = match Witness::replay(net, spec, &spec.input.lo) {
-                Some(witness) => Verdict::Falsified { witness },
-                None => {
-                    Verdict::Unknown { reason: "bounds claim a violation that replay does not confirm (bug)".into() }
-                }
+    let mut analysis = None;
+    if answers.is_empty() || opts.crosscheck {
+        let a = timer.run(method_name(opts.bounds), || {
+            let a = bounds::analyze(net, spec, opts.bounds);
+            let outcome = match &a.status {
+                SpecStatus::Unreachable => "unsafe condition unreachable".to_string(),
+                SpecStatus::AlwaysUnsafe(k) => format!("disjunct {k} holds on the whole box"),
+                SpecStatus::Open(ks) => format!("{} of {} disjuncts open", ks.len(), spec.unsafe_dnf.len()),
             };
-            return finish(verdict, timer.stages, stats);
+            (a, outcome)
+        });
+        stats.unstable_neurons = Some(a.bounds.unstable_count(net));
+        match &a.status {
+            SpecStatus::Unreachable => answers.push(("bounds".into(), Verdict::Verified)),
+            SpecStatus::AlwaysUnsafe(_) => {
+                // Every input violates: replay the box's lower corner to produce the witness.
+                if let Some(witness) = Witness::replay(net, spec, &spec.input.lo) {
+                    answers.push(("bounds".into(), Verdict::Falsified { witness }));
+                }
+            }
+            SpecStatus::Open(_) => {}
         }
-        SpecStatus::Open(ks) => ks.len(),
-    };
+        analysis = Some(a);
+    }
 
-    let Some(name) = &opts.backend else {
-        let reason = format!(
-            "bounds leave {open} of {} disjuncts open and no complete backend was requested",
-            spec.unsafe_dnf.len()
+    if answers.is_empty() {
+        if let Some(so) = &opts.search {
+            let r = timer.run("search", || {
+                let r = crate::search::search(net, spec, so);
+                let outcome = match &r.witness {
+                    Some(_) => format!("counterexample replayed after {} executions", r.evaluations),
+                    None => format!("none found in {} executions", r.evaluations),
+                };
+                (r, outcome)
+            });
+            stats.search_evaluations = Some(r.evaluations);
+            if let Some(witness) = r.witness {
+                answers.push(("search".into(), Verdict::Falsified { witness }));
+            }
+        }
+    }
+
+    let mut unknown_reasons = Vec::new();
+    if let Some(a) = &analysis {
+        let names: Vec<String> = if opts.crosscheck {
+            if opts.backends.iter().any(|b| b == "all") {
+                backend::available().iter().map(|s| s.to_string()).collect()
+            } else {
+                opts.backends.clone()
+            }
+        } else if answers.is_empty() {
+            opts.backends.iter().take(1).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let query = Query { net, spec, bounds: &a.bounds };
+        for name in names {
+            let Some(b) = backend::by_name(&name) else {
+                unknown_reasons
+                    .push(format!("backend `{name}` is not available (available: {:?})", backend::available()));
+                continue;
+            };
+            let (verdict, bstats) = timer.run(&format!("backend ({})", b.name()), || {
+                let (v, s) = b.solve(&query, &opts.backend_options);
+                let outcome = match &v {
+                    Verdict::Unknown { reason } => format!("unknown: {reason}"),
+                    other => other.name().to_string(),
+                };
+                ((v, s), outcome)
+            });
+            stats.backends.push(BackendRun { backend: name.clone(), verdict: verdict.name().into(), stats: bstats });
+            match verdict {
+                Verdict::Unknown { reason } => unknown_reasons.push(format!("{name}: {reason}")),
+                decided => answers.push((name, decided)),
+            }
+        }
+        if let (SpecStatus::Open(ks), true) = (&a.status, opts.backends.is_empty() && answers.is_empty()) {
+            unknown_reasons.push(format!(
+                "bounds leave {} of {} disjuncts open and no complete backend was requested",
+                ks.len(),
+                spec.unsafe_dnf.len()
+            ));
+        }
+    }
+
+    let verified: Vec<&str> =
+        answers.iter().filter(|(_, v)| *v == Verdict::Verified).map(|(n, _)| n.as_str()).collect();
+    let falsified: Vec<&str> =
+        answers.iter().filter(|(_, v)| matches!(v, Verdict::Falsified { .. })).map(|(n, _)| n.as_str()).collect();
+    let (verdict, disagreement) = if !verified.is_empty() && !falsified.is_empty() {
+        let msg = format!(
+            "SOUNDNESS ALARM: verified by {verified:?} but a replayed counterexample was found by {falsified:?}"
         );
-        return finish(Verdict::Unknown { reason }, timer.stages, stats);
+        (Verdict::Unknown { reason: msg.clone() }, Some(msg))
+    } else if let Some(i) = answers.iter().position(|(_, v)| matches!(v, Verdict::Falsified { .. })) {
+        (answers.swap_remove(i).1, None)
+    } else if !verified.is_empty() {
+        (Verdict::Verified, None)
+    } else {
+        let reason = if unknown_reasons.is_empty() { "undecided".to_string() } else { unknown_reasons.join("; ") };
+        (Verdict::Unknown { reason }, None)
     };
-    let Some(b) = backend::by_name(name) else {
-        let reason = format!("backend `{name}` is not available in this build (available: {:?})", backend::available());
-        return finish(Verdict::Unknown { reason }, timer.stages, stats);
-    };
-    let query = Query { net, spec, bounds: &analysis.bounds };
-    let (verdict, bstats) = timer.run(&format!("backend ({})", b.name()), || {
-        let (v, s) = b.solve(&query, &opts.backend_options);
-        let outcome = v.name().to_string();
-        ((v, s), outcome)
-    });
-    stats.backend = Some(bstats);
-    finish(verdict, timer.stages, stats)
+    Report { verdict, stages: timer.stages, stats, seconds: start.elapsed().as_secs_f64(), disagreement }
 }
