@@ -306,7 +306,7 @@ fn max_depth_fits_a_small_stack() {
     let h = std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {
-            let sign = if d % 2 == 0 { 1 } else { -1 };
+            let sign = if d.is_multiple_of(2) { 1 } else { -1 };
             assert_eq!(parse(&term).unwrap().output_dnf[0][0].rhs, rat(sign, 1));
             assert_eq!(parse(&formula).unwrap().output_dnf.len(), 1);
             assert_eq!(parse(&mixed).unwrap().output_dnf.len(), 1);

@@ -588,7 +588,7 @@ impl Symbolic {
                     let best = w.iter().copied().max_by_key(|&j| x[j].lo).unwrap_or(0);
                     let others_hi = w.iter().filter(|&&j| j != best).map(|&j| x[j].hi).max();
                     pick.push(best);
-                    dominant.push(others_hi.map_or(true, |h| h <= x[best].lo));
+                    dominant.push(others_hi.is_none_or(|h| h <= x[best].lo));
                     hi_max.push(w.iter().map(|&j| x[j].hi).max().unwrap_or(0) as f64);
                 }
                 (LayerBounds { acc: None, out: meet_plain(ilay.out) }, Relax::MaxPool { pick, dominant, hi_max })

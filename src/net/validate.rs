@@ -194,7 +194,11 @@ fn validate_conv(c: &Conv2d, x: &TensorInfo) -> Res<(TensorInfo, Vec<(i64, i64)>
     if cin != c.in_channels {
         return Err(format!("input has {cin} channels; in_channels = {}", c.in_channels));
     }
-    if c.groups == 0 || c.in_channels % c.groups != 0 || c.out_channels % c.groups != 0 || c.out_channels == 0 {
+    if c.groups == 0
+        || !c.in_channels.is_multiple_of(c.groups)
+        || !c.out_channels.is_multiple_of(c.groups)
+        || c.out_channels == 0
+    {
         return Err(format!(
             "groups = {} must divide in_channels = {} and out_channels = {} (both > 0)",
             c.groups, c.in_channels, c.out_channels
