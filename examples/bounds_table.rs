@@ -5,48 +5,9 @@
 //! `cargo run --release --example bounds_table`
 
 use quiver::bounds::{self, Method, SpecStatus};
-use quiver::net::{exec, Dense, Input, Layer, Network, QType, Quant, Requant, Rescale, Rounding};
+use quiver::net::exec;
 use quiver::spec::robust::{robustness, Radius, TieRule};
-use rand::{Rng, SeedableRng};
 use std::time::Instant;
-
-/// Same network as `benches/bounds.rs`.
-fn aaai_net(seed: u64) -> Network {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let int6 = QType::new(6, true).expect("6 bits");
-    let uint6 = QType::new(6, false).expect("6 bits");
-    let input = Input {
-        shape: vec![784],
-        dtype: QType::UINT8,
-        scale: 1.0 / 255.0,
-        zero_point: 0,
-        quantize: Default::default(),
-    };
-    let sizes = [784, 64, 32, 10];
-    let rms = [100.0, 20.0, 20.0];
-    let mut layers = Vec::new();
-    for l in 0..3 {
-        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-        let last = l == 2;
-        let weights: Vec<i64> = (0..n_in * n_out).map(|_| rng.gen_range(-32..=31)).collect();
-        let acc_std = (n_in as f64).sqrt() * 18.5 * rms[l];
-        let target = if last { 12.0 } else { 24.0 } / acc_std;
-        let shift = 20;
-        let m = ((target * f64::from(1u32 << shift)).round() as i64).max(1);
-        let out_t = if last { int6 } else { uint6 };
-        layers.push(Layer::Dense(Dense {
-            in_features: n_in,
-            out_features: n_out,
-            weights,
-            weight_dtype: int6,
-            weight_zero_point: vec![0],
-            bias: (0..n_out).map(|_| rng.gen_range(-200..=200)).collect(),
-            requant: Requant { rescale: vec![Rescale::Dyadic { m, shift, rounding: Rounding::HalfUp }], relu: !last },
-            output: Quant { dtype: out_t, scale: 1.0 / 16.0, zero_point: 0 },
-        }));
-    }
-    Network::new("aaai_784_64_32_10", input, layers).expect("valid network")
-}
 
 /// CPU time of this process in seconds (Linux `/proc/self/stat`, 100 Hz ticks), so that the
 /// table is meaningful on a shared machine; `None` elsewhere.
@@ -65,7 +26,7 @@ fn main() {
     if let Err(e) = &bundled {
         eprintln!("skipping the bundled model: {e}");
     }
-    let aaai = aaai_net(1);
+    let aaai = quiver::testgen::aaai_like_network(1);
     let mut nets = vec![("random 784-64-32-10 (6-bit)", &aaai, false)];
     if let Ok(b) = &bundled {
         nets.insert(0, ("bundled mnist_mlp", b, true));

@@ -280,6 +280,47 @@ pub fn enumerate_violation(net: &Network, spec: &Spec) -> Option<Vec<i64>> {
     points(&spec.input).find(|x| crate::net::exec::run(net, x).map(|y| spec.is_unsafe(&y)).unwrap_or(false))
 }
 
+/// A random network shaped like the AAAI'21 benchmark (784-64-32-10 at 6 bits with Dyadic half-up rescales), scaled so that the
+/// accumulators of typical inputs spread over the output range instead of saturating.
+pub fn aaai_like_network(seed: u64) -> Network {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let int6 = QType::new(6, true).expect("6 bits");
+    let uint6 = QType::new(6, false).expect("6 bits");
+    let input = Input {
+        shape: vec![784],
+        dtype: QType::UINT8,
+        scale: 1.0 / 255.0,
+        zero_point: 0,
+        quantize: Default::default(),
+    };
+    let sizes = [784, 64, 32, 10];
+    // RMS of each layer's input values (uint8 images ≈ 100, uint6 activations ≈ 20).
+    let rms = [100.0, 20.0, 20.0];
+    let mut layers = Vec::new();
+    for l in 0..3 {
+        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+        let last = l == 2;
+        let weights: Vec<i64> = (0..n_in * n_out).map(|_| rng.gen_range(-32..=31)).collect();
+        let acc_std = (n_in as f64).sqrt() * 18.5 * rms[l];
+        let target = if last { 12.0 } else { 24.0 } / acc_std;
+        let shift = 20;
+        let m = ((target * f64::from(1u32 << shift)).round() as i64).max(1);
+        let out_t = if last { int6 } else { uint6 };
+        layers.push(Layer::Dense(Dense {
+            in_features: n_in,
+            out_features: n_out,
+            weights,
+            weight_dtype: int6,
+            weight_zero_point: vec![0],
+            bias: (0..n_out).map(|_| rng.gen_range(-200..=200)).collect(),
+            requant: Requant { rescale: vec![Rescale::Dyadic { m, shift, rounding: Rounding::HalfUp }], relu: !last },
+            output: Quant { dtype: out_t, scale: 1.0 / 16.0, zero_point: 0 },
+        }));
+    }
+    Network::new("aaai_784_64_32_10", input, layers).expect("valid network")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
