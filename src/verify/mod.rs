@@ -225,7 +225,16 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
         } else {
             Vec::new()
         };
-        let query = Query { net, spec, bounds: &a.bounds };
+        // Backends see only the disjuncts the bounds left open (a sound reduction: the others
+        // are unreachable); their witnesses are replayed again against the whole spec below.
+        let reduced = match &a.status {
+            SpecStatus::Open(ks) if ks.len() < spec.unsafe_dnf.len() => Some(Spec {
+                unsafe_dnf: ks.iter().filter_map(|&k| spec.unsafe_dnf.get(k).cloned()).collect(),
+                ..spec.clone()
+            }),
+            _ => None,
+        };
+        let query = Query { net, spec: reduced.as_ref().unwrap_or(spec), bounds: &a.bounds };
         for name in names {
             let Some(b) = backend::by_name(&name) else {
                 unknown_reasons
@@ -240,6 +249,15 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
                 };
                 ((v, s), outcome)
             });
+            let verdict = match verdict {
+                Verdict::Falsified { witness } => match Witness::replay(net, spec, witness.input()) {
+                    Some(witness) => Verdict::Falsified { witness },
+                    None => Verdict::Unknown {
+                        reason: "internal error: a backend witness does not replay against the whole spec".into(),
+                    },
+                },
+                other => other,
+            };
             stats.backends.push(BackendRun { backend: name.clone(), verdict: verdict.name().into(), stats: bstats });
             match verdict {
                 Verdict::Unknown { reason } => unknown_reasons.push(format!("{name}: {reason}")),

@@ -103,10 +103,17 @@ pub struct BandNeuron {
     pub rescale: Rescale,
 }
 
-/// Encoding choices: neurons listed here use the exact step encoding (the refinement of bands).
+/// Encoding choices. The default is the exact model (integer inputs; bands only where a
+/// `Float32` rescale allows no exact integer form).
 #[derive(Clone, Debug, Default)]
 pub struct EncodeOptions {
+    /// Neurons that use the exact step encoding (the refinement of bands).
     pub exact: BTreeSet<(usize, usize)>,
+    /// Declare the inputs continuous instead of integer: a relaxation (every integer execution
+    /// stays feasible), which spares the solver from branching on hundreds of input variables
+    /// whose integrality rarely matters; a candidate that does not replay after rounding its
+    /// inputs is refined by solving again with integer inputs.
+    pub relax_inputs: bool,
 }
 
 /// The result of encoding a query.
@@ -603,7 +610,8 @@ pub fn encode(query: &Query<'_>, opts: &EncodeOptions) -> Res<Encoding> {
             Some(x) => (x.lo, x.hi),
             None => return Err(EncodeError::Bounds(format!("input {i}: bounds and box do not meet"))),
         };
-        let v = e.m.var("x", VarKind::Integer, l as f64, h as f64);
+        let kind = if opts.relax_inputs { VarKind::Continuous } else { VarKind::Integer };
+        let v = e.m.var("x", kind, l as f64, h as f64);
         inputs.push(v);
         vals.push(Val { lin: Lin::var(v), lo: l, hi: h });
     }
