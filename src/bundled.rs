@@ -6,6 +6,8 @@
 pub const MODEL_JSON: &str = include_str!("../benchmarks/models/mnist_mlp.json");
 /// PyTorch's test vectors for it: inputs, outputs, labels.
 pub const VECTORS_JSON: &str = include_str!("../benchmarks/models/mnist_mlp.vectors.json");
+/// The name of the bundled test vectors as a data set (`--dataset @bundled`, suite rows).
+pub const DATASET: &str = "@bundled";
 /// The name shown for the bundled model.
 pub const MODEL_PATH: &str = "<bundled>/mnist_mlp.json";
 

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod bounds;
 pub mod bundled;
+pub mod harness;
 pub mod import;
 pub mod net;
 pub mod search;

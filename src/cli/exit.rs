@@ -2,6 +2,8 @@
 
 /// The property holds (or a non-verify command succeeded).
 pub const VERIFIED: u8 = 0;
+/// `quiver regress`: a verdict contradicts the expected one (or an error/unknown run, see its help).
+pub const REGRESSION: u8 = 1;
 /// Bad input, bad usage, or an I/O failure; a one-line message is on stderr.
 pub const ERROR: u8 = 2;
 /// A counterexample was found and replayed by the exact executor.
@@ -12,4 +14,4 @@ pub const UNKNOWN: u8 = 20;
 pub const SOUNDNESS: u8 = 3;
 
 pub const HELP: &str = "Exit codes: 0 verified (or success), 10 falsified, 20 unknown, 2 bad input or usage, \
-3 soundness alarm (--crosscheck found contradicting verdicts), 101 internal error (a bug: please report it).";
+3 soundness alarm (--crosscheck found contradicting verdicts), 1 regression (`quiver regress`), 101 internal error (a bug: please report it).";

@@ -1,5 +1,6 @@
 //! Argument definitions and the subcommands.
 
+mod bench;
 pub mod exit;
 mod input;
 mod print;
@@ -61,6 +62,18 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run every instance of a suite under every configuration (isolated child processes, time
+    /// and memory limits, resumable JSON-lines results).
+    #[command(after_help = bench::BENCH_HELP)]
+    Bench(bench::BenchArgs),
+    /// Tables (Markdown, CSV, LaTeX), cactus and scatter plots (SVG) from results directories
+    /// (several: shards are merged); contradicting configurations are flagged first, in red.
+    #[command(after_help = bench::REPORT_HELP)]
+    Report(bench::ReportArgs),
+    /// Run a suite and compare the verdicts with expected ones; exits 1 on any contradiction
+    /// (for CI).
+    #[command(after_help = bench::REGRESS_HELP)]
+    Regress(bench::RegressArgs),
     /// Run quiver's main job on the bundled model: robustness of a few bundled MNIST inputs.
     Demo {
         /// Number of bundled inputs to check.
@@ -94,7 +107,8 @@ struct InputArgs {
     /// The input file holds real values; quantize them with the model's input quantization.
     #[arg(long, requires = "input")]
     real: bool,
-    /// An MNIST-style IDX image file (optionally gzipped) to take the input from.
+    /// An MNIST-style IDX image file (optionally gzipped) to take the input from, or `@bundled`
+    /// for the bundled model's 200 test vectors (their labels come with them).
     #[arg(long, requires = "index")]
     dataset: Option<PathBuf>,
     /// Index of the image in --dataset.
@@ -124,7 +138,7 @@ struct SpecArgs {
     /// The class that must win (default: the label from --labels, else the predicted class).
     #[arg(long)]
     label: Option<usize>,
-    /// IDX label file for --dataset (gives the default --label).
+    /// IDX label file for --dataset (gives the default --label); `@bundled` with `--dataset @bundled`.
     #[arg(long, requires = "dataset")]
     labels: Option<PathBuf>,
     /// Tie rule: `any` (a tie with another class is a violation) or `first-index` (argmax semantics).
@@ -167,6 +181,10 @@ struct VerifyArgs {
     threads: usize,
     #[arg(long)]
     json: bool,
+    /// Also write a VNN-COMP result file: sat (with the counterexample), unsat, timeout, unknown
+    /// or error (written even when the model or property cannot be loaded).
+    #[arg(long, value_name = "FILE")]
+    vnncomp_result: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +223,25 @@ fn read_input(net: &Network, a: &InputArgs, labels: Option<&Path>) -> Result<(Ve
     let (Some(path), Some(index)) = (&a.dataset, a.index) else {
         bail!("no input given: use --input FILE or --dataset FILE --index N");
     };
+    if path.as_os_str() == quiver::bundled::DATASET {
+        // The bundled test vectors (inputs of the bundled model) and their labels.
+        let v = quiver::bundled::vectors();
+        let x = v.inputs.get(index).cloned().with_context(|| {
+            format!("{}: index {index} out of range ({} vectors)", quiver::bundled::DATASET, v.inputs.len())
+        })?;
+        quiver::net::exec::check_input(net, &x)
+            .with_context(|| format!("{} vector {index}", quiver::bundled::DATASET))?;
+        let label = match labels {
+            Some(lp) if lp.as_os_str() != quiver::bundled::DATASET => {
+                bail!(
+                    "--labels {}: the labels of --dataset @bundled come with it (use --labels @bundled or omit it)",
+                    lp.display()
+                )
+            }
+            _ => v.labels.get(index).copied(),
+        };
+        return Ok((x, label));
+    }
     let images = quiver::import::idx::load_images(path)?;
     let x = images
         .input(index)
@@ -237,7 +274,17 @@ pub fn run(cli: Cli) -> Result<u8> {
             print::run(&net, &x, &y, json);
             Ok(exit::VERIFIED)
         }
-        Command::Verify(args) => verify_cmd(args),
+        Command::Verify(args) => {
+            let vnn = args.vnncomp_result.clone();
+            let res = verify_cmd(args);
+            if let (Some(p), Err(_)) = (&vnn, &res) {
+                let _ = bench::write_vnncomp_result(p, None, None, false);
+            }
+            res
+        }
+        Command::Bench(args) => bench::bench_cmd(args),
+        Command::Report(args) => bench::report_cmd(args),
+        Command::Regress(args) => bench::regress_cmd(args),
         Command::Encode(args) => encode_cmd(args),
         Command::Import { model, output, force } => {
             let net = load_model(&model)?;
@@ -334,6 +381,9 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
     };
     let report = verify::verify(&net, &spec, &opts);
     print::report(&net, &spec, &a.model.model, &report, a.json);
+    if let Some(p) = &a.vnncomp_result {
+        bench::write_vnncomp_result(p, Some(&report), a.spec.vnnlib.as_deref(), a.spec.domain == Domain::Integer)?;
+    }
     Ok(exit_code(&report))
 }
 

@@ -1,8 +1,10 @@
 //! Benchmark suite CSVs (`benchmarks/suites/*.csv`, documented in `benchmarks/suites/README.md`).
 //!
-//! Header `model,images,labels,index,eps,timeout_s,expected`; one robustness instance per row:
-//! the test image `index` of `images`, labelled by `labels`, in the integer L∞ ball of radius
-//! `eps` (clipped to the input range). Paths starting with `external:` are relative to the shared
+//! Header `model,images,labels,index,eps,timeout_s,expected`, optionally followed by an 8th column
+//! `tie` (`any` or `first-index`, the tie rule of the robustness property; empty: the caller's
+//! default); one robustness instance per row: the test image `index` of `images`, labelled by
+//! `labels`, in the integer L∞ ball of radius `eps` (clipped to the input range). `@bundled` in
+//! `model`, `images` or `labels` names the bundled model and its test vectors. Paths starting with `external:` are relative to the shared
 //! third-party material ([`external_root`]); other paths are relative to the CSV's directory.
 
 use super::ImportError;
@@ -10,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// The column names, in order.
 pub const HEADER: [&str; 7] = ["model", "images", "labels", "index", "eps", "timeout_s", "expected"];
+/// The optional 8th column: the tie rule of the property.
+pub const TIE_COLUMN: &str = "tie";
 
 /// The published verdict of an instance, where one is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +50,8 @@ pub struct Instance {
     pub timeout_s: u64,
     /// `None` where no verdict is published (including the paper's timeouts).
     pub expected: Option<Expected>,
+    /// The tie rule from the optional `tie` column (`None`: absent or empty).
+    pub tie: Option<crate::spec::robust::TieRule>,
 }
 
 /// A parsed suite file.
@@ -76,14 +82,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Instance>, ImportError> {
         text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
     let (hl, header) = rows.next().ok_or_else(|| err(1, "empty suite file (no header)".into()))?;
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    if cols != HEADER {
-        return Err(err(hl, format!("header must be `{}`, found `{header}`", HEADER.join(","))));
+    let with_tie = cols.len() == HEADER.len() + 1 && cols[HEADER.len()] == TIE_COLUMN;
+    if cols[..cols.len().min(HEADER.len())] != HEADER || (cols.len() != HEADER.len() && !with_tie) {
+        return Err(err(
+            hl,
+            format!("header must be `{}` (optionally followed by `,{TIE_COLUMN}`), found `{header}`", HEADER.join(",")),
+        ));
     }
+    let width = cols.len();
     let mut out = Vec::new();
     for (line, l) in rows {
         let f: Vec<&str> = l.split(',').map(str::trim).collect();
-        if f.len() != HEADER.len() {
-            return Err(err(line, format!("expected {} fields, found {}", HEADER.len(), f.len())));
+        if f.len() != width {
+            return Err(err(line, format!("expected {width} fields, found {}", f.len())));
         }
         let num = |i: usize| -> Result<u64, ImportError> {
             f[i].parse::<u64>()
@@ -117,6 +128,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Instance>, ImportError> {
             eps,
             timeout_s: num(5)?,
             expected,
+            tie: match f.get(HEADER.len()).copied().unwrap_or("") {
+                "" => None,
+                t => Some(t.parse().map_err(|e: String| err(line, e))?),
+            },
         });
     }
     Ok(out)

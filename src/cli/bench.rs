@@ -1,0 +1,412 @@
+//! The experiment subcommands: `bench`, `report`, `regress` (the harness lives in
+//! `quiver::harness`), and `verify --vnncomp-result`.
+
+use super::exit;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use quiver::harness::{bench, config, store, suite, vnncomp};
+use quiver::spec::robust::TieRule;
+use quiver::verify::{Report, Verdict};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Exit code of `bench` after an interruption (Ctrl-C / SIGTERM): 128 + SIGINT.
+pub const INTERRUPTED: u8 = 130;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A configuration: NAME=FLAGS, where FLAGS are `quiver verify` flags (e.g.
+    /// full="--backend milp", bounds-only="--backend none --search off", milp-4t="--threads 4").
+    /// Repeat for several; none given means one configuration `default` (the default pipeline).
+    /// `--timeout S` in FLAGS sets that configuration's own time limit.
+    #[arg(long = "config", value_name = "NAME=FLAGS")]
+    pub configs: Vec<String>,
+    /// Read configurations from a file: JSON {"NAME": "FLAGS", …} or TOML lines NAME = "FLAGS".
+    #[arg(long = "configs", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Runs in parallel (each run is one child process; solver threads come on top).
+    #[arg(short, long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Time limit per run in seconds, overriding the suite's timeout column (a configuration's
+    /// own --timeout wins). The backend gets it as --timeout; the harness kills the run at
+    /// limit + 5 s + 10 %.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Address-space limit per run in MiB (setrlimit RLIMIT_AS); 0 means unlimited.
+    #[arg(long, default_value_t = 8192)]
+    pub memory_mb: u64,
+    /// Run only shard K of N (1-based): instances K, K+N, K+2N, … in suite order.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Tie rule for robustness rows without a `tie` column: `any` or `first-index` (the
+    /// AAAI'21/QVIP suites' property is first-index argmax robustness).
+    #[arg(long, default_value = "any")]
+    pub tie: TieRule,
+    /// Seed passed to configurations without their own --seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Show the progress line even when stderr is not a terminal.
+    #[arg(long, conflicts_with = "no_progress")]
+    pub progress: bool,
+    /// Never show the progress line.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The suite: a quiver suite CSV (model,images,labels,index,eps,timeout_s,expected[,tie]) or
+    /// a VNN-COMP instances.csv (onnx,vnnlib,timeout[,expected]).
+    pub suite: PathBuf,
+    /// Results directory: results.jsonl (append-only), witnesses/, vnncomp/. Rerunning the same
+    /// command skips the runs already recorded there.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print the suite's instance ids (of this shard) and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// The configurations named on the command line, validated against `quiver verify`'s flags.
+pub fn configs(a: &RunArgs, inst: &suite::Instance) -> Result<Vec<config::Config>> {
+    let mut out = Vec::new();
+    if let Some(f) = &a.config_file {
+        out.extend(config::load_file(f)?);
+    }
+    for c in &a.configs {
+        out.push(config::parse_arg(c)?);
+    }
+    if out.is_empty() {
+        out.push(config::new("default", "")?);
+    }
+    config::check_unique(&out)?;
+    for c in &out {
+        let mut argv = vec!["quiver".to_string()];
+        argv.extend(bench::child_args(inst, c, 1.0, 0, None));
+        if let Err(e) = <super::Cli as clap::Parser>::try_parse_from(&argv) {
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
+            bail!("configuration `{}` (`{}`): {first}", c.name, c.flags_text);
+        }
+    }
+    Ok(out)
+}
+
+fn options(suite_path: &Path, out: &Path, a: &RunArgs) -> Result<bench::Options> {
+    let suite = suite::load(suite_path, a.tie)?;
+    let configs = configs(a, &suite.instances[0])?;
+    if let Some(t) = a.timeout {
+        if !(t.is_finite() && t > 0.0) {
+            bail!("--timeout must be a positive number of seconds, got {t}");
+        }
+    }
+    let shard = a.shard.as_deref().map(suite::parse_shard).transpose().map_err(anyhow::Error::msg)?;
+    Ok(bench::Options {
+        exe: std::env::current_exe().context("cannot locate the quiver executable")?,
+        suite,
+        configs,
+        out: out.to_path_buf(),
+        jobs: a.jobs.max(1),
+        timeout_s: a.timeout,
+        memory_mb: (a.memory_mb > 0).then_some(a.memory_mb),
+        shard,
+        seed: a.seed,
+        progress: !a.no_progress && (a.progress || std::io::stderr().is_terminal()),
+    })
+}
+
+/// Run `bench` and print its summary on stderr; returns the summary.
+pub fn run_bench(suite_path: &Path, out: &Path, a: &RunArgs) -> Result<(bench::Options, bench::Summary)> {
+    let opts = options(suite_path, out, a)?;
+    quiver::harness::runner::install_interrupt_handler();
+    let s = bench::run(&opts)?;
+    let counts: Vec<String> = s.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    eprintln!(
+        "bench: {} runs planned{} ({} instances × {} configurations), {} already recorded, {} run now{}{}",
+        s.planned,
+        opts.shard.map(|(k, n)| format!(" in shard {k}/{n}")).unwrap_or_default(),
+        s.planned / opts.configs.len().max(1),
+        opts.configs.len(),
+        s.skipped,
+        s.ran,
+        if counts.is_empty() { String::new() } else { format!(": {}", counts.join(", ")) },
+        if s.interrupted { " — interrupted: rerun the same command to finish" } else { "" },
+    );
+    eprintln!("results: {}", store::results_file(out).display());
+    Ok((opts, s))
+}
+
+pub fn bench_cmd(a: BenchArgs) -> Result<u8> {
+    if a.list {
+        let suite = suite::load(&a.suite, a.run.tie)?;
+        let shard = a.run.shard.as_deref().map(suite::parse_shard).transpose().map_err(anyhow::Error::msg)?;
+        for (pos, i) in suite.instances.iter().enumerate() {
+            if suite::in_shard(pos, shard) {
+                println!("{}", i.id);
+            }
+        }
+        return Ok(exit::VERIFIED);
+    }
+    let (opts, s) = run_bench(&a.suite, &a.out, &a.run)?;
+    let _ = opts;
+    if s.interrupted {
+        return Ok(INTERRUPTED);
+    }
+    if !s.disagreements.is_empty() {
+        for d in &s.disagreements {
+            eprintln!("\x1b[31m{d}\x1b[0m");
+        }
+        return Ok(exit::SOUNDNESS);
+    }
+    Ok(exit::VERIFIED)
+}
+
+/// Write the VNN-COMP result file of a `verify` run (`report` is `None` when the run failed
+/// before deciding anything, e.g. an unsupported model: the result is `error`).
+pub fn write_vnncomp_result(
+    path: &Path,
+    report: Option<&Report>,
+    vnnlib: Option<&Path>,
+    integer_domain: bool,
+) -> Result<()> {
+    let text = match report {
+        None => vnncomp::result_file("error", None, None),
+        Some(r) => {
+            let limit = match &r.verdict {
+                Verdict::Unknown { reason } if reason.contains("time limit") => Some("time"),
+                _ => None,
+            };
+            let name = if r.disagreement.is_some() { "error" } else { r.verdict.name() };
+            match &r.verdict {
+                Verdict::Falsified { witness } => {
+                    let x: Vec<f64> = if integer_domain {
+                        witness.input().iter().map(|&v| v as f64).collect()
+                    } else {
+                        clamp_to_box(witness.input_real(), vnnlib)
+                    };
+                    vnncomp::result_file(name, limit, Some((&x, witness.output_real())))
+                }
+                _ => vnncomp::result_file(name, limit, None),
+            }
+        }
+    };
+    store::write_atomic(path, text.as_bytes())
+}
+
+/// The dequantized witness clamped into the VNN-LIB input box: a real input in the box that
+/// quantizes to the same integer input (the box meets that integer's quantization cell, and
+/// the dequantized value lies in the cell, so clamping stays in both).
+fn clamp_to_box(x: &[f64], vnnlib: Option<&Path>) -> Vec<f64> {
+    use num_traits::ToPrimitive;
+    let parsed =
+        vnnlib.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| quiver::spec::vnnlib::parse(&t).ok());
+    let Some(v) = parsed else { return x.to_vec() };
+    x.iter()
+        .enumerate()
+        .map(|(i, &xi)| {
+            let (lo, hi) = v.input_bounds.get(i).cloned().unwrap_or((None, None));
+            let mut y = xi;
+            if let Some(l) = lo.and_then(|n| n.value.to_f64()) {
+                y = y.max(l);
+            }
+            if let Some(h) = hi.and_then(|n| n.value.to_f64()) {
+                y = y.min(h);
+            }
+            y
+        })
+        .collect()
+}
+
+pub const BENCH_HELP: &str = "Example:\n  quiver bench benchmarks/harness/bundled.csv --config full=\"\" --config bounds-only=\"--backend none --search off\" --jobs 2 --out results/\n\
+Rerun the same command after an interruption: recorded runs are skipped. Exit codes: 0 done, 3 two configurations \
+contradict each other on an instance (soundness alarm), 130 interrupted, 2 bad input.";
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Results directories (or results.jsonl files) to merge, e.g. the shards of one run.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the report files (default: DIR/report of the first DIR).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not print the summary table on stdout.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub const REPORT_HELP: &str =
+    "Writes summary.md (tables, per-instance table), summary.csv, summary.tex, instances.csv, \
+report.json, cactus.svg, scatter_A_vs_B.svg and, for VNN-COMP suites, vnncomp_CONFIG.csv (the competition scorer's \
+table). Exit codes: 0 done, 3 soundness alarm (two configurations contradict each other; listed first, in red, in \
+every output), 2 bad input.";
+
+pub fn report_cmd(a: ReportArgs) -> Result<u8> {
+    use quiver::harness::report;
+    let data = report::load(&a.dirs)?;
+    if data.records.is_empty() {
+        bail!("{}: no results recorded yet", a.dirs[0].display());
+    }
+    let out = match &a.out {
+        Some(o) => o.clone(),
+        None if a.dirs[0].is_file() => a.dirs[0].parent().unwrap_or(Path::new(".")).join("report"),
+        None => a.dirs[0].join("report"),
+    };
+    let files = report::write_all(&data, &out)?;
+    let alarms = data.alarms();
+    let tty = std::io::stdout().is_terminal();
+    if !a.quiet {
+        let md = report::markdown(&data, &data.stats());
+        for line in md.lines() {
+            if tty && line.starts_with("> * ") {
+                println!("\x1b[31m{line}\x1b[0m");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
+    if data.duplicates > 0 {
+        eprintln!(
+            "note: {} duplicate runs (same instance and configuration in several inputs) ignored",
+            data.duplicates
+        );
+    }
+    if data.unreadable > 0 {
+        eprintln!("note: {} unreadable result lines ignored", data.unreadable);
+    }
+    eprintln!("wrote {} files in {}", files.len(), out.display());
+    if !alarms.is_empty() {
+        for al in &alarms {
+            eprintln!("\x1b[31m{al}\x1b[0m");
+        }
+        return Ok(exit::SOUNDNESS);
+    }
+    Ok(exit::VERIFIED)
+}
+
+#[derive(Args, Debug)]
+pub struct RegressArgs {
+    /// The suite (its `expected` column gives expected verdicts unless --expected does).
+    pub suite: PathBuf,
+    /// Expected verdicts: a CSV `instance,expected` (ids as `quiver bench --list` prints them;
+    /// verified/falsified/misclassified or holds/violated/unsat/sat), or the results directory
+    /// (or .jsonl) of an earlier run, whose decided verdicts become the expected ones.
+    #[arg(long)]
+    pub expected: Option<PathBuf>,
+    /// Check the runs already recorded in this results directory instead of running the suite.
+    #[arg(long, conflicts_with = "out")]
+    pub results: Option<PathBuf>,
+    /// Keep the runs in this results directory (resumable, like `bench --out`); default: a
+    /// temporary directory, removed afterwards.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not fail on `unknown` verdicts (time limits…) where a verdict is expected; they are
+    /// still listed.
+    #[arg(long)]
+    pub allow_unknown: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+pub const REGRESS_HELP: &str = "Exit codes: 0 every run agrees with the expected verdicts (unknowns allowed with \
+--allow-unknown), 1 regression: a contradiction (verified where falsified is expected or the reverse), an error \
+run, or an unknown without --allow-unknown, 3 soundness alarm (configurations contradict each other), 2 bad input, \
+130 interrupted.";
+
+pub fn regress_cmd(a: RegressArgs) -> Result<u8> {
+    use quiver::harness::regress;
+    let suite = suite::load(&a.suite, a.run.tie)?;
+    let mut expected: regress::Expected =
+        suite.instances.iter().filter_map(|i| i.expected.map(|e| (i.id.clone(), e.as_str().to_string()))).collect();
+    if let Some(f) = &a.expected {
+        expected.extend(regress::load_expected(f)?);
+    }
+    if expected.is_empty() {
+        bail!("{}: no expected verdicts (add an `expected` column or give --expected FILE)", a.suite.display());
+    }
+    let shard = a.run.shard.as_deref().map(suite::parse_shard).transpose().map_err(anyhow::Error::msg)?;
+    let ids: std::collections::HashSet<&str> = suite
+        .instances
+        .iter()
+        .enumerate()
+        .filter(|(p, _)| suite::in_shard(*p, shard))
+        .map(|(_, i)| i.id.as_str())
+        .collect();
+    let mut temp = None;
+    let (dir, config_names) = match &a.results {
+        Some(d) => (d.clone(), None),
+        None => {
+            let dir = match &a.out {
+                Some(o) => o.clone(),
+                None => {
+                    let t = std::env::temp_dir().join(format!("quiver-regress-{}", std::process::id()));
+                    temp = Some(t.clone());
+                    t
+                }
+            };
+            let res = run_bench(&a.suite, &dir, &a.run);
+            let (opts, s) = match res {
+                Ok(v) => v,
+                Err(e) => {
+                    if let Some(t) = &temp {
+                        let _ = std::fs::remove_dir_all(t);
+                    }
+                    return Err(e);
+                }
+            };
+            if s.interrupted {
+                return Ok(INTERRUPTED);
+            }
+            (dir, Some(opts.configs.iter().map(|c| c.name.clone()).collect::<Vec<_>>()))
+        }
+    };
+    let loaded = store::read(&dir);
+    if let Some(t) = &temp {
+        let _ = std::fs::remove_dir_all(t);
+    }
+    let records: Vec<_> = loaded?
+        .records
+        .into_iter()
+        .filter(|r| ids.contains(r.instance.as_str()))
+        .filter(|r| config_names.as_ref().is_none_or(|n| n.contains(&r.config)))
+        .collect();
+    if records.is_empty() {
+        bail!("{}: no runs of this suite recorded", dir.display());
+    }
+    let o = regress::check(&records, &expected);
+    let tty = std::io::stdout().is_terminal();
+    let red = |s: String| if tty { format!("\x1b[31m{s}\x1b[0m") } else { s };
+    for x in &o.alarms {
+        println!("{}", red(format!("ALARM          {x}")));
+    }
+    for x in &o.contradictions {
+        println!("{}", red(format!("CONTRADICTION  {x}")));
+    }
+    for x in &o.errors {
+        println!("ERROR          {x}");
+    }
+    for x in &o.unknowns {
+        println!("UNKNOWN        {x}{}", if a.allow_unknown { " (allowed)" } else { "" });
+    }
+    let passed = o.passed(a.allow_unknown);
+    println!(
+        "regress: {} — {} runs checked against expected verdicts: {} agree, {} contradictions, {} unknown{}, {} errors; {} runs without an expected verdict{}",
+        if passed { "PASS" } else { "FAIL" },
+        o.checked,
+        o.agree,
+        o.contradictions.len(),
+        o.unknowns.len(),
+        if a.allow_unknown { " (allowed)" } else { "" },
+        o.errors.len(),
+        o.without_expected,
+        if o.alarms.is_empty() { String::new() } else { format!("; {} SOUNDNESS ALARMS", o.alarms.len()) },
+    );
+    Ok(if !o.alarms.is_empty() {
+        exit::SOUNDNESS
+    } else if passed {
+        exit::VERIFIED
+    } else {
+        exit::REGRESSION
+    })
+}

@@ -1,0 +1,454 @@
+//! `quiver bench`: every instance of a suite under every configuration, in parallel, each run an
+//! isolated `quiver verify` child process, results appended to `DIR/results.jsonl`.
+//!
+//! Resumable: runs already recorded in `DIR` are skipped, so rerunning the same command after an
+//! interruption (Ctrl-C, a killed job, a crashed machine) only does what is missing. Runs cut
+//! short by an interruption are not recorded.
+
+use super::config::Config;
+use super::machine::{self, Machine};
+use super::record::{Encoding, Record, StageTime, SCHEMA};
+use super::runner::{self, Limits, Outcome, INTERRUPTED};
+use super::store::{self, Store};
+use super::suite::{self, Instance, Suite};
+use super::{file_component, vnncomp};
+use anyhow::{bail, Result};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Time limit used when neither the configuration, the command line nor the suite gives one.
+pub const DEFAULT_TIMEOUT_S: f64 = 300.0;
+
+/// What `bench` runs, and how.
+pub struct Options {
+    /// The quiver binary that runs each instance (normally the running executable).
+    pub exe: PathBuf,
+    pub suite: Suite,
+    pub configs: Vec<Config>,
+    /// The results directory.
+    pub out: PathBuf,
+    /// Runs in parallel.
+    pub jobs: usize,
+    /// Time limit per run overriding the suite's (a configuration's own `--timeout` wins).
+    pub timeout_s: Option<f64>,
+    /// Address-space limit per run, MiB (`None`: unlimited).
+    pub memory_mb: Option<u64>,
+    pub shard: Option<(usize, usize)>,
+    /// Seed passed to configurations without their own `--seed`.
+    pub seed: u64,
+    /// Show a progress line on stderr.
+    pub progress: bool,
+}
+
+/// What a `bench` invocation did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Runs of this shard: instances × configurations.
+    pub planned: usize,
+    /// Already recorded before this invocation.
+    pub skipped: usize,
+    /// Run and recorded now.
+    pub ran: usize,
+    /// Verdict counts of the runs recorded now.
+    pub counts: BTreeMap<String, usize>,
+    /// Instances on which configurations contradict each other (all records in the directory).
+    pub disagreements: Vec<String>,
+    pub interrupted: bool,
+}
+
+/// The effective time limit of a run.
+pub fn time_limit(opts: &Options, inst: &Instance, cfg: &Config) -> f64 {
+    cfg.timeout_s.or(opts.timeout_s).or(inst.timeout_s).unwrap_or(DEFAULT_TIMEOUT_S)
+}
+
+/// The grace period after the time limit before the harness kills a run: the limit applies to
+/// the complete backend, and loading, bounds and search come on top.
+pub fn grace(limit: f64) -> f64 {
+    5.0 + 0.1 * limit
+}
+
+/// The child's arguments for one run (`vnncomp_out`: where it writes its VNN-COMP result file).
+pub fn child_args(inst: &Instance, cfg: &Config, limit: f64, seed: u64, vnncomp_out: Option<&Path>) -> Vec<String> {
+    let mut a = vec!["verify".to_string(), inst.model.clone()];
+    a.extend(inst.spec_args.iter().cloned());
+    a.extend(cfg.flags.iter().cloned());
+    a.extend(["--timeout".to_string(), format!("{limit}")]);
+    if cfg.seed.is_none() {
+        a.extend(["--seed".to_string(), seed.to_string()]);
+    }
+    a.push("--json".into());
+    if let Some(p) = vnncomp_out {
+        a.extend(["--vnncomp-result".to_string(), p.to_string_lossy().into_owned()]);
+    }
+    a
+}
+
+fn last_line(s: &str) -> String {
+    let l = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    l.strip_prefix("error: ").unwrap_or(l).chars().take(500).collect()
+}
+
+/// What the harness makes of a finished child.
+struct Interpreted {
+    verdict: String,
+    reason: Option<String>,
+    limit: Option<String>,
+    verify_seconds: Option<f64>,
+    stages: Vec<StageTime>,
+    encodings: Vec<Encoding>,
+    witness: Option<Value>,
+    disagreement: Option<String>,
+}
+
+fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted {
+    let mut r = Interpreted {
+        verdict: "error".into(),
+        reason: None,
+        limit: None,
+        verify_seconds: None,
+        stages: Vec::new(),
+        encodings: Vec::new(),
+        witness: None,
+        disagreement: None,
+    };
+    if out.killed_for_time {
+        r.verdict = "unknown".into();
+        r.limit = Some("time".into());
+        r.reason = Some(format!("killed at the wall-clock limit ({limit_s} s + {} s grace)", grace(limit_s)));
+        return r;
+    }
+    let json: Option<Value> = serde_json::from_str(out.stdout.trim()).ok();
+    let reported = matches!(out.exit_code, Some(0 | 10 | 20 | 3));
+    if let (true, Some(v)) = (reported, json.filter(|v| v.get("verdict").is_some())) {
+        r.verdict = v["verdict"].as_str().unwrap_or("error").to_string();
+        r.reason = v.get("reason").and_then(Value::as_str).map(str::to_string);
+        r.verify_seconds = v.get("seconds").and_then(Value::as_f64);
+        r.disagreement = v.get("disagreement").and_then(Value::as_str).map(str::to_string);
+        r.witness = v.get("witness").filter(|w| w.is_object()).cloned();
+        if let Some(st) = v.get("stages").and_then(Value::as_array) {
+            r.stages = st
+                .iter()
+                .map(|s| StageTime {
+                    name: s["name"].as_str().unwrap_or("").into(),
+                    seconds: s["seconds"].as_f64().unwrap_or(0.0),
+                    outcome: s["outcome"].as_str().unwrap_or("").into(),
+                })
+                .collect();
+        }
+        if let Some(bs) = v.pointer("/stats/backends").and_then(Value::as_array) {
+            r.encodings = bs
+                .iter()
+                .map(|b| {
+                    let s = &b["stats"];
+                    Encoding {
+                        backend: b["backend"].as_str().unwrap_or("").into(),
+                        verdict: b["verdict"].as_str().unwrap_or("").into(),
+                        variables: s["variables"].as_u64().unwrap_or(0),
+                        binaries: s["binaries"].as_u64().unwrap_or(0),
+                        constraints: s["constraints"].as_u64().unwrap_or(0),
+                        encode_seconds: s["encode_seconds"].as_f64().unwrap_or(0.0),
+                        solve_seconds: s["solve_seconds"].as_f64().unwrap_or(0.0),
+                    }
+                })
+                .collect();
+        }
+        if r.verdict == "unknown" && r.reason.as_deref().is_some_and(|s| s.contains("time limit")) {
+            r.limit = Some("time".into());
+        }
+        if !matches!(r.verdict.as_str(), "verified" | "falsified" | "unknown") {
+            r.reason = Some(format!("unexpected verdict `{}` in the child's report", r.verdict));
+            r.verdict = "error".into();
+        }
+        return r;
+    }
+    if out.signal.is_some() || out.exit_code.is_some_and(|c| c != 2) {
+        if runner::out_of_memory(&out.stderr) {
+            r.verdict = "unknown".into();
+            r.limit = Some("memory".into());
+            let lim = memory_mb.map(|m| format!(" ({m} MiB)")).unwrap_or_default();
+            r.reason = Some(format!("out of memory{lim}: {}", last_line(&out.stderr)));
+            return r;
+        }
+        let how = match (out.exit_code, out.signal) {
+            (_, Some(s)) => format!("killed by signal {s}"),
+            (Some(c), _) => format!("exit code {c}"),
+            _ => "no exit status".into(),
+        };
+        r.reason = Some(format!("{how}: {}", last_line(&out.stderr)));
+        return r;
+    }
+    r.reason = Some(last_line(&out.stderr));
+    r
+}
+
+/// Start time, seconds since the epoch.
+fn now_unix() -> f64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+struct Job<'a> {
+    inst: &'a Instance,
+    cfg: &'a Config,
+    /// Position of `cfg` in the configuration list.
+    order: usize,
+}
+
+/// Run one instance under one configuration and build its record (`None`: interrupted).
+fn run_one(opts: &Options, machine: &Machine, job: &Job<'_>) -> Result<Option<Record>> {
+    let (inst, cfg) = (job.inst, job.cfg);
+    let limit = time_limit(opts, inst, cfg);
+    let stem = file_component(&inst.id);
+    let vnn_rel = inst.vnncomp.as_ref().map(|_| format!("vnncomp/{}/{stem}.txt", file_component(&cfg.name)));
+    let vnn_abs = vnn_rel.as_ref().map(|r| opts.out.join(r));
+    if let Some(p) = &vnn_abs {
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        let _ = std::fs::remove_file(p);
+    }
+    let seed = cfg.seed.unwrap_or(opts.seed);
+    let args = child_args(inst, cfg, limit, seed, vnn_abs.as_deref());
+    let limits = Limits {
+        wall: Duration::from_secs_f64(limit + grace(limit)),
+        memory_bytes: opts.memory_mb.map(|m| m.saturating_mul(1 << 20)),
+    };
+    let started_unix = now_unix();
+    let out = runner::run(&opts.exe, &args, limits)
+        .map_err(|e| anyhow::anyhow!("{}: cannot run: {e} (is --memory-mb too small?)", opts.exe.display()))?;
+    if out.killed_for_interrupt || (INTERRUPTED.load(Ordering::SeqCst) && out.signal.is_some()) {
+        return Ok(None);
+    }
+    let it = interpret(&out, limit, opts.memory_mb);
+    let mut witness = None;
+    if let (Some(w), "falsified") = (&it.witness, it.verdict.as_str()) {
+        let rel = format!("witnesses/{}/{stem}.json", file_component(&cfg.name));
+        let doc = serde_json::json!({"instance": inst.id, "config": cfg.name, "witness": w});
+        store::write_atomic(&opts.out.join(&rel), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        witness = Some(rel);
+    }
+    if let (Some(p), Some(_)) = (&vnn_abs, &vnn_rel) {
+        // The child writes its own result file; if it could not (killed, crashed), the harness does.
+        if !p.exists() {
+            store::write_atomic(p, vnncomp::result_file(&it.verdict, it.limit.as_deref(), None).as_bytes())?;
+        }
+    }
+    Ok(Some(Record {
+        schema: SCHEMA,
+        instance: inst.id.clone(),
+        config: cfg.name.clone(),
+        verdict: it.verdict,
+        reason: it.reason,
+        limit: it.limit,
+        expected: inst.expected.map(|e| e.as_str().to_string()),
+        wall_seconds: out.wall_seconds,
+        verify_seconds: it.verify_seconds,
+        time_limit_s: limit,
+        memory_limit_mb: opts.memory_mb,
+        peak_rss_mb: out.peak_rss_kib as f64 / 1024.0,
+        stages: it.stages,
+        encodings: it.encodings,
+        witness,
+        disagreement: it.disagreement,
+        exit_code: out.exit_code,
+        signal: out.signal,
+        flags: cfg.flags_text.clone(),
+        config_order: job.order,
+        args,
+        suite: opts.suite.path.display().to_string(),
+        line: inst.line,
+        vnncomp: inst.vnncomp.clone(),
+        vnncomp_result: vnn_rel,
+        seed,
+        quiver_version: machine::VERSION.into(),
+        git_revision: machine::git_revision().into(),
+        machine: machine.clone(),
+        started_unix,
+        shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
+    }))
+}
+
+/// Verdicts per instance, to spot contradictions between configurations.
+#[derive(Default)]
+pub struct Agreement {
+    by_instance: HashMap<String, (Vec<String>, Vec<String>)>,
+}
+
+impl Agreement {
+    /// Note a record; returns a message if this record creates a new contradiction.
+    pub fn add(&mut self, r: &Record) -> Option<String> {
+        let e = self.by_instance.entry(r.instance.clone()).or_default();
+        let before = !e.0.is_empty() && !e.1.is_empty();
+        match r.verdict.as_str() {
+            "verified" => e.0.push(r.config.clone()),
+            "falsified" => e.1.push(r.config.clone()),
+            _ => return None,
+        }
+        (!before && !e.0.is_empty() && !e.1.is_empty()).then(|| disagreement_text(&r.instance, &e.0, &e.1))
+    }
+
+    /// Every contradiction, sorted by instance.
+    pub fn all(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .by_instance
+            .iter()
+            .filter(|(_, (a, b))| !a.is_empty() && !b.is_empty())
+            .map(|(i, (a, b))| disagreement_text(i, a, b))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn disagreement_text(instance: &str, verified: &[String], falsified: &[String]) -> String {
+    format!(
+        "SOUNDNESS ALARM on {instance}: verified by [{}] but a replayed counterexample from [{}]",
+        verified.join(", "),
+        falsified.join(", ")
+    )
+}
+
+fn fmt_duration(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// Run the suite. Errors are setup problems (unreadable directory, a configuration recorded with
+/// other flags, a child that cannot be started); anything a run does is recorded.
+pub fn run(opts: &Options) -> Result<Summary> {
+    super::config::check_unique(&opts.configs)?;
+    let mut store = Store::open(&opts.out)?;
+    let loaded = store::read(&opts.out)?;
+    if loaded.unreadable > 0 {
+        eprintln!(
+            "note: {} unreadable line(s) in {} ignored (e.g. cut short by an interruption; kept as they are)",
+            loaded.unreadable,
+            store::results_file(&opts.out).display()
+        );
+    }
+    for r in &loaded.records {
+        if let Some(c) = opts.configs.iter().find(|c| c.name == r.config) {
+            if c.flags_text != r.flags {
+                bail!(
+                    "{}: configuration `{}` was recorded with flags `{}`, now given `{}`: use another name or another directory",
+                    opts.out.display(),
+                    c.name,
+                    r.flags,
+                    c.flags_text
+                );
+            }
+        }
+    }
+    let mut agreement = Agreement::default();
+    for r in &loaded.records {
+        agreement.add(r);
+    }
+    let done: HashSet<(&str, &str)> = loaded.records.iter().map(|r| (r.instance.as_str(), r.config.as_str())).collect();
+    let mut jobs = Vec::new();
+    let mut summary = Summary::default();
+    for (pos, inst) in opts.suite.instances.iter().enumerate() {
+        if !suite::in_shard(pos, opts.shard) {
+            continue;
+        }
+        for (order, cfg) in opts.configs.iter().enumerate() {
+            summary.planned += 1;
+            if done.contains(&(inst.id.as_str(), cfg.name.as_str())) {
+                summary.skipped += 1;
+            } else {
+                jobs.push(Job { inst, cfg, order });
+            }
+        }
+    }
+    let machine = machine::current();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let red = |s: &str| if opts.progress { format!("\x1b[31m{s}\x1b[0m") } else { s.to_string() };
+    let mut fatal: Option<anyhow::Error> = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<Result<Option<Record>>>();
+        for _ in 0..opts.jobs.max(1).min(jobs.len().max(1)) {
+            let tx = tx.clone();
+            let (jobs, next, stop, machine) = (&jobs, &next, &stop, &machine);
+            scope.spawn(move || loop {
+                if INTERRUPTED.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(job) = jobs.get(i) else { break };
+                if tx.send(run_one(opts, machine, job)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut finished = 0usize;
+        let mut last_draw = Instant::now() - Duration::from_secs(1);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(Ok(Some(rec))) => {
+                    if let Err(e) = store.append(&rec) {
+                        fatal.get_or_insert(e);
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    finished += 1;
+                    summary.ran += 1;
+                    *summary.counts.entry(rec.verdict.clone()).or_default() += 1;
+                    if let Some(msg) = agreement.add(&rec) {
+                        if opts.progress {
+                            eprint!("\r\x1b[2K");
+                        }
+                        eprintln!("{}", red(&msg));
+                    }
+                    if let Some(d) = &rec.disagreement {
+                        eprintln!("{}", red(&format!("{} under {}: {d}", rec.instance, rec.config)));
+                    }
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    fatal.get_or_insert(e);
+                    stop.store(true, Ordering::SeqCst);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if opts.progress && last_draw.elapsed() >= Duration::from_millis(200) {
+                last_draw = Instant::now();
+                let el = started.elapsed().as_secs_f64();
+                let left = jobs.len().saturating_sub(finished);
+                let eta = if finished > 0 { fmt_duration(el / finished as f64 * left as f64) } else { "?".into() };
+                let c = |k: &str| summary.counts.get(k).copied().unwrap_or(0);
+                let dis = agreement.all().len();
+                let dis = if dis > 0 { red(&format!("{dis} disagreements")) } else { "0 disagreements".into() };
+                eprint!(
+                    "\r\x1b[2K[{}/{}] {} verified, {} falsified, {} unknown, {} error | {dis} | elapsed {} ETA {eta}",
+                    summary.skipped + finished,
+                    summary.planned,
+                    c("verified"),
+                    c("falsified"),
+                    c("unknown"),
+                    c("error"),
+                    fmt_duration(el),
+                );
+                let _ = std::io::stderr().flush();
+            }
+        }
+        if opts.progress {
+            eprintln!();
+        }
+    });
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    summary.interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    summary.disagreements = agreement.all();
+    Ok(summary)
+}

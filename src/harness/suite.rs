@@ -1,0 +1,205 @@
+//! Benchmark suites as the harness sees them: a list of instances, each a `quiver verify`
+//! argument list with a stable id, a time budget and an optional expected verdict.
+//!
+//! Two CSV layouts are read, told apart by their first line:
+//! * quiver robustness suites (`model,images,labels,index,eps,timeout_s,expected[,tie]`,
+//!   [`crate::import::suite`]); `@bundled` names the bundled model and test vectors;
+//! * VNN-COMP `instances.csv`: header-less rows `onnx,vnnlib,timeout`, optionally followed by an
+//!   expected verdict (`holds`/`unsat`/`verified` or `violated`/`sat`/`falsified`); paths are
+//!   relative to the CSV's directory.
+
+use crate::import::suite as qsuite;
+use crate::import::suite::Expected;
+use crate::spec::robust::TieRule;
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One instance of a suite.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// Stable id, unique in the suite, built from the row's content (not its line), so results
+    /// survive edits of other rows: `model/images#index/epsN[/first-index]` or `onnx/vnnlib`.
+    pub id: String,
+    /// 1-based line in the CSV.
+    pub line: usize,
+    /// The model argument of `quiver verify` (a resolved path, or `@bundled`).
+    pub model: String,
+    /// The property arguments of `quiver verify` (after MODEL).
+    pub spec_args: Vec<String>,
+    /// The suite's time budget for this instance, in seconds.
+    pub timeout_s: Option<f64>,
+    pub expected: Option<Expected>,
+    /// For VNN-COMP rows: the onnx and vnnlib fields as written in the CSV.
+    pub vnncomp: Option<(String, String)>,
+}
+
+/// A loaded suite.
+#[derive(Clone, Debug)]
+pub struct Suite {
+    pub path: PathBuf,
+    /// The file stem (used as the VNN-COMP "category").
+    pub name: String,
+    /// `quiver` or `vnncomp`.
+    pub layout: &'static str,
+    pub instances: Vec<Instance>,
+}
+
+fn stem(field: &str) -> String {
+    if let Some(rest) = field.strip_prefix('@') {
+        return rest.to_string();
+    }
+    let name = Path::new(field).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut s = name.as_str();
+    for ext in [".gz", ".onnx", ".vnnlib", ".h5", ".json", "-idx3-ubyte", "-idx1-ubyte"] {
+        s = s.strip_suffix(ext).unwrap_or(s);
+    }
+    s.to_string()
+}
+
+/// Parse an expected-verdict word (quiver's or VNN-COMP's names); empty is `None`.
+pub fn parse_expected(s: &str) -> Result<Option<Expected>, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "unknown" | "-" => Ok(None),
+        "verified" | "holds" | "unsat" | "safe" => Ok(Some(Expected::Verified)),
+        "falsified" | "violated" | "sat" | "unsafe" => Ok(Some(Expected::Falsified)),
+        "misclassified" => Ok(Some(Expected::Misclassified)),
+        other => Err(format!(
+            "unknown expected verdict `{other}` (expected verified/holds/unsat, falsified/violated/sat, misclassified or empty)"
+        )),
+    }
+}
+
+fn first_line(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Load a suite; `default_tie` applies to robustness rows without a `tie` column.
+pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into());
+    let is_quiver = first_line(&text).is_some_and(|l| l.starts_with(&qsuite::HEADER.join(",")));
+    let instances = if is_quiver { quiver_rows(&text, path, default_tie)? } else { vnncomp_rows(&text, path)? };
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for i in &instances {
+        if let Some(l) = seen.insert(&i.id, i.line) {
+            bail!("{}:{}: duplicate instance `{}` (same as line {l})", path.display(), i.line, i.id);
+        }
+    }
+    if instances.is_empty() {
+        bail!("{}: the suite has no instances", path.display());
+    }
+    Ok(Suite { path: path.to_path_buf(), name, layout: if is_quiver { "quiver" } else { "vnncomp" }, instances })
+}
+
+fn resolve(field: &str, base: &Path) -> Result<String> {
+    if field.starts_with('@') {
+        return Ok(field.to_string());
+    }
+    Ok(qsuite::resolve(field, base)?.to_string_lossy().into_owned())
+}
+
+fn quiver_rows(text: &str, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
+    let rows = qsuite::parse(text, path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for r in rows {
+        let tie = r.tie.unwrap_or(default_tie);
+        let mut id = format!("{}/{}#{}/eps{}", stem(&r.model), stem(&r.images), r.index, r.eps);
+        if tie == TieRule::FirstIndex {
+            id.push_str("/first-index");
+        }
+        let at = || format!("{}:{}", path.display(), r.line);
+        let images = resolve(&r.images, base).with_context(at)?;
+        let mut spec_args = vec![
+            "--robust".to_string(),
+            "--dataset".into(),
+            images,
+            "--index".into(),
+            r.index.to_string(),
+            "--eps".into(),
+            r.eps.to_string(),
+            "--tie".into(),
+            (if tie == TieRule::FirstIndex { "first-index" } else { "any" }).into(),
+        ];
+        if r.labels != crate::bundled::DATASET {
+            spec_args.extend(["--labels".to_string(), resolve(&r.labels, base).with_context(at)?]);
+        }
+        out.push(Instance {
+            id,
+            line: r.line,
+            model: resolve(&r.model, base).with_context(at)?,
+            spec_args,
+            timeout_s: Some(r.timeout_s as f64),
+            expected: r.expected,
+            vnncomp: None,
+        });
+    }
+    Ok(out)
+}
+
+fn vnncomp_rows(text: &str, path: &Path) -> Result<Vec<Instance>> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let (line, l) = (i + 1, l.trim());
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        if out.is_empty() && f.first().is_some_and(|c| c.eq_ignore_ascii_case("onnx")) {
+            continue; // an optional header `onnx,vnnlib,timeout[,expected]`
+        }
+        let at = format!("{}:{line}", path.display());
+        if !(3..=4).contains(&f.len()) {
+            bail!(
+                "{at}: not a quiver suite (header `{}`) nor a VNN-COMP instances.csv row `onnx,vnnlib,timeout[,expected]`: found {} fields",
+                qsuite::HEADER.join(","),
+                f.len()
+            );
+        }
+        if f[0].is_empty() || f[1].is_empty() {
+            bail!("{at}: empty onnx or vnnlib field");
+        }
+        let timeout: f64 = f[2]
+            .parse()
+            .ok()
+            .filter(|t: &f64| t.is_finite() && *t > 0.0)
+            .with_context(|| format!("{at}: timeout must be a positive number of seconds, found `{}`", f[2]))?;
+        let expected = parse_expected(f.get(3).copied().unwrap_or("")).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+        let model = resolve(f[0], base)?;
+        let vnnlib = resolve(f[1], base)?;
+        out.push(Instance {
+            id: format!("{}/{}", stem(f[0]), stem(f[1])),
+            line,
+            model,
+            spec_args: vec!["--vnnlib".into(), vnnlib],
+            timeout_s: Some(timeout),
+            expected,
+            vnncomp: Some((f[0].to_string(), f[1].to_string())),
+        });
+    }
+    Ok(out)
+}
+
+/// Parse `K/N` (1 ≤ K ≤ N).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("--shard must be K/N, found `{s}`"))?;
+    let (k, n): (usize, usize) = match (k.trim().parse(), n.trim().parse()) {
+        (Ok(k), Ok(n)) => (k, n),
+        _ => return Err(format!("--shard must be K/N with integers, found `{s}`")),
+    };
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("--shard K/N needs 1 <= K <= N, found `{s}`"));
+    }
+    Ok((k, n))
+}
+
+/// Does the instance at position `pos` (0-based, suite order) belong to shard `k` of `n`?
+/// Round-robin, so every shard gets a similar mix of the suite; the union over `k` is the suite.
+pub fn in_shard(pos: usize, shard: Option<(usize, usize)>) -> bool {
+    match shard {
+        None => true,
+        Some((k, n)) => pos % n == k - 1,
+    }
+}

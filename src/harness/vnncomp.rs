@@ -1,0 +1,55 @@
+//! VNN-COMP result files and result tables.
+//!
+//! A result file's first line is one of `sat` (a counterexample: the property's "unsafe"
+//! assertions are satisfiable), `unsat` (verified), `timeout`, `unknown` or `error`. A `sat`
+//! file continues with the counterexample as the competition's scorer reads it: one
+//! parenthesized list of `(X_i value)` for every input, then `(Y_j value)` for every output, each
+//! entry `(NAME VALUE)` with exactly one space, values as decimal numbers.
+//! The scorer's results table has the columns
+//! `category,onnx,vnnlib,prepare_seconds,result,run_seconds` (no header).
+
+/// The result word for a verdict; `limit` is the resource limit that ended an undecided run.
+pub fn result_word(verdict: &str, limit: Option<&str>) -> &'static str {
+    match (verdict, limit) {
+        ("verified", _) => "unsat",
+        ("falsified", _) => "sat",
+        ("unknown", Some("time")) => "timeout",
+        ("unknown", _) => "unknown",
+        _ => "error",
+    }
+}
+
+/// A decimal that Python's `float()` (the scorer) parses and that round-trips the f64.
+fn num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:?}")
+    } else {
+        "0.0".into()
+    }
+}
+
+/// The counterexample block for inputs `x` and outputs `y`.
+pub fn counterexample(x: &[f64], y: &[f64]) -> String {
+    let mut s = String::from("(");
+    let entries = x.iter().enumerate().map(|(i, v)| format!("(X_{i} {})", num(*v)));
+    let entries: Vec<String> =
+        entries.chain(y.iter().enumerate().map(|(j, v)| format!("(Y_{j} {})", num(*v)))).collect();
+    s.push_str(&entries.join("\n "));
+    s.push_str(")\n");
+    s
+}
+
+/// The full result file: the result word, then the counterexample of a `sat` result.
+pub fn result_file(verdict: &str, limit: Option<&str>, witness: Option<(&[f64], &[f64])>) -> String {
+    let word = result_word(verdict, limit);
+    let mut s = format!("{word}\n");
+    if let (Some((x, y)), "sat") = (witness, word) {
+        s.push_str(&counterexample(x, y));
+    }
+    s
+}
+
+/// One row of the scorer's results table.
+pub fn csv_row(category: &str, onnx: &str, vnnlib: &str, result: &str, seconds: f64) -> String {
+    format!("{category},{onnx},{vnnlib},0,{result},{seconds:.6}")
+}

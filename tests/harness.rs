@@ -1,0 +1,582 @@
+//! End-to-end tests of the experiment harness (`quiver bench`, `report`, `regress`, VNN-COMP
+//! files) on small suites made from the bundled model: real child processes, real files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_quiver")
+}
+
+fn quiver(args: &[&str]) -> Output {
+    Command::new(exe()).args(args).output().expect("run quiver")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn text(o: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A robustness suite over the bundled model and vectors: `(index, eps, expected)` rows.
+fn bundled_suite(dir: &Path, name: &str, rows: &[(usize, u32, &str)]) -> PathBuf {
+    let mut t = String::from("model,images,labels,index,eps,timeout_s,expected\n");
+    for (i, e, x) in rows {
+        t.push_str(&format!("@bundled,@bundled,@bundled,{i},{e},30,{x}\n"));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+const FAST: &str = "bounds-only=--backend none --search off";
+const FULL: &str = "full=--search-budget 0.2";
+
+fn records(dir: &Path) -> Vec<serde_json::Value> {
+    let t = std::fs::read_to_string(dir.join("results.jsonl")).unwrap_or_default();
+    t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+fn keys(dir: &Path) -> Vec<(String, String)> {
+    records(dir)
+        .iter()
+        .map(|r| (r["instance"].as_str().unwrap().to_string(), r["config"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn verdicts(dir: &Path) -> BTreeMap<(String, String), String> {
+    records(dir)
+        .iter()
+        .map(|r| {
+            (
+                (r["instance"].as_str().unwrap().to_string(), r["config"].as_str().unwrap().to_string()),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn rows(n: usize) -> Vec<(usize, u32, &'static str)> {
+    (0..n).map(|k| (k, [1, 2, 16, 32][k % 4], "")).collect()
+}
+
+#[test]
+fn bench_runs_every_pair_in_parallel_and_records_it() {
+    let d = tempfile::tempdir().unwrap();
+    let suite = bundled_suite(d.path(), "s.csv", &rows(8));
+    let out = d.path().join("out");
+    let o = quiver(&["bench", s(&suite), "--config", FAST, "--config", FULL, "-j", "2", "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 16, "{}", text(&o));
+    let uniq: BTreeSet<_> = keys(&out).into_iter().collect();
+    assert_eq!(uniq.len(), 16);
+    for r in &recs {
+        for f in ["wall_seconds", "time_limit_s", "peak_rss_mb", "started_unix"] {
+            assert!(r[f].as_f64().is_some(), "{f} in {r}");
+        }
+        assert!(r["peak_rss_mb"].as_f64().unwrap() > 1.0, "{r}");
+        assert!(!r["git_revision"].as_str().unwrap().is_empty());
+        assert!(r["machine"]["cores"].as_u64().unwrap() >= 1);
+        assert_eq!(r["time_limit_s"], 30.0);
+        assert!(r["args"].as_array().unwrap().iter().any(|a| a == "--json"));
+        let v = r["verdict"].as_str().unwrap();
+        assert!(["verified", "falsified", "unknown"].contains(&v), "{r}");
+        assert!(!r["stages"].as_array().unwrap().is_empty(), "{r}");
+        if v == "falsified" {
+            let w = out.join(r["witness"].as_str().expect("witness file"));
+            let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&w).unwrap()).unwrap();
+            assert_eq!(doc["witness"]["input"].as_array().unwrap().len(), 784);
+        }
+    }
+    // The full pipeline decides everything here, and a decided run of the bounds-only
+    // configuration never contradicts it.
+    let v = verdicts(&out);
+    for ((i, c), verdict) in &v {
+        if c == "full" {
+            assert_ne!(verdict, "unknown", "{i}");
+            let other = &v[&(i.clone(), "bounds-only".to_string())];
+            assert!(other == verdict || other == "unknown", "{i}: {verdict} vs {other}");
+        }
+    }
+    // Rerunning the same command records nothing new.
+    let before = std::fs::read(out.join("results.jsonl")).unwrap();
+    let o = quiver(&["bench", s(&suite), "--config", FAST, "--config", FULL, "-j", "2", "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("16 already recorded, 0 run now"), "{}", text(&o));
+    assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), before);
+    // --list prints the ids.
+    let o = quiver(&["bench", s(&suite), "--out", s(&out), "--list"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 8);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("bundled/bundled#0/eps1\n"));
+}
+
+/// Kill the harness (SIGKILL, then SIGINT) in the middle of a run, plant a truncated line, rerun:
+/// nothing recorded is lost or rewritten, nothing is recorded twice, everything gets done.
+#[test]
+fn interrupted_runs_resume_without_loss_or_duplicates() {
+    let d = tempfile::tempdir().unwrap();
+    let suite = bundled_suite(d.path(), "s.csv", &rows(40));
+    let out = d.path().join("out");
+    let args = ["bench", s(&suite), "--config", FAST, "-j", "1", "--out", s(&out)];
+    let mut prefix = Vec::new();
+    for sig in [libc::SIGKILL, libc::SIGINT] {
+        let mut child = Command::new(exe()).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let start = Instant::now();
+        let target = keys(&out).len() + 3;
+        while keys(&out).len() < target && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, sig);
+        }
+        let st = child.wait().unwrap();
+        if sig == libc::SIGINT {
+            assert!(st.code() == Some(130) || st.code() == Some(0), "{st:?}");
+        }
+        let now = std::fs::read(out.join("results.jsonl")).unwrap();
+        assert!(now.starts_with(&prefix), "recorded lines were rewritten");
+        prefix = now;
+        let n = keys(&out).len();
+        assert!(n < 40, "the run finished before it could be interrupted ({n})");
+    }
+    // A line cut short by a kill in the middle of a write.
+    let mut f = std::fs::OpenOptions::new().append(true).open(out.join("results.jsonl")).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"schema\":1,\"instance\":\"bundled/bund").unwrap();
+    drop(f);
+    let with_partial = std::fs::read(out.join("results.jsonl")).unwrap();
+    let o = Command::new(exe()).args(args).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let all = std::fs::read(out.join("results.jsonl")).unwrap();
+    assert!(all.starts_with(&with_partial), "nothing already in the file may change");
+    let k = keys(&out);
+    let uniq: BTreeSet<_> = k.iter().cloned().collect();
+    assert_eq!(k.len(), 40, "no duplicates");
+    assert_eq!(uniq.len(), 40, "no loss");
+}
+
+#[test]
+fn report_writes_tables_and_plots_that_parse() {
+    let d = tempfile::tempdir().unwrap();
+    let suite = bundled_suite(d.path(), "s.csv", &rows(8));
+    let out = d.path().join("out");
+    let o = quiver(&["bench", s(&suite), "--config", FAST, "--config", FULL, "-j", "2", "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let rep = d.path().join("rep");
+    let o = quiver(&["report", s(&out), "--out", s(&rep)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("| bounds-only |") && md.contains("PAR-2"), "{md}");
+    // summary.csv: header + one row per configuration, every field present.
+    let csv = std::fs::read_to_string(rep.join("summary.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(lines.len(), 3);
+    let mut solved = BTreeMap::new();
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f.len(), header.len(), "{l}");
+        let get = |name: &str| f[header.iter().position(|h| *h == name).unwrap()];
+        let n = |name: &str| get(name).parse::<usize>().unwrap();
+        assert_eq!(n("runs"), 8);
+        assert_eq!(n("verified") + n("falsified") + n("unknown") + n("errors"), 8);
+        assert_eq!(n("solved"), n("verified") + n("falsified"));
+        assert!(get("par2_s").parse::<f64>().unwrap() > 0.0);
+        assert_eq!(n("disagreements"), 0);
+        solved.insert(get("config").to_string(), n("solved"));
+    }
+    assert_eq!(solved["full"], 8);
+    // instances.csv: one row per instance, verdict and seconds per configuration.
+    let inst = std::fs::read_to_string(rep.join("instances.csv")).unwrap();
+    assert_eq!(inst.lines().count(), 9);
+    assert!(inst.lines().next().unwrap().contains("full_verdict,full_seconds"));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("report.json")).unwrap()).unwrap();
+    assert_eq!(j["instances"], 8);
+    assert_eq!(j["configs"].as_array().unwrap().len(), 2);
+    assert!(j["disagreements"].as_array().unwrap().is_empty());
+    let tex = std::fs::read_to_string(rep.join("summary.tex")).unwrap();
+    assert!(tex.contains("\\begin{tabular}") && tex.contains("bounds-only"));
+    for svg in ["cactus.svg", "scatter_bounds-only_vs_full.svg"] {
+        let t = std::fs::read_to_string(rep.join(svg)).unwrap_or_else(|e| panic!("{svg}: {e}"));
+        assert!(t.starts_with("<svg") && t.trim_end().ends_with("</svg>"), "{svg}");
+        assert!(t.contains("<polyline") || t.contains("<circle"), "{svg}");
+        assert!(!t.contains("NaN") && !t.contains("inf"), "{svg}");
+    }
+}
+
+/// A contradiction between configurations is a soundness alarm at the top of every output.
+#[test]
+fn report_puts_a_planted_disagreement_first_in_red() {
+    let d = tempfile::tempdir().unwrap();
+    let suite = bundled_suite(d.path(), "s.csv", &rows(4));
+    let out = d.path().join("out");
+    let o = quiver(&["bench", s(&suite), "--config", FULL, "--config", "other=--search-budget 0.1", "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // Plant: flip one verified run of `other` to falsified.
+    let t = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let mut planted = None;
+    let lines: Vec<String> = t
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if planted.is_none() && v["config"] == "other" && v["verdict"] == "verified" {
+                v["verdict"] = "falsified".into();
+                planted = Some(v["instance"].as_str().unwrap().to_string());
+            }
+            serde_json::to_string(&v).unwrap()
+        })
+        .collect();
+    let planted = planted.expect("a verified run");
+    std::fs::write(out.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    let rep = d.path().join("rep");
+    let o = quiver(&["report", s(&out), "--out", s(&rep)]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let md = std::fs::read_to_string(rep.join("summary.md")).unwrap();
+    let first = md.find("SOUNDNESS ALARM").expect("alarm in summary.md");
+    assert!(first < md.find("| configuration |").unwrap(), "the alarm comes first");
+    assert!(md.contains("[!CAUTION]") && md.contains("color:red") && md.contains(&planted));
+    let svg = std::fs::read_to_string(rep.join("cactus.svg")).unwrap();
+    assert!(svg.contains(r#"fill="red""#) && svg.contains("SOUNDNESS ALARM"));
+    assert!(std::fs::read_to_string(rep.join("summary.tex")).unwrap().contains("\\textcolor{red}"));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("report.json")).unwrap()).unwrap();
+    assert_eq!(j["disagreements"][0]["instance"], planted.as_str());
+    let csv = std::fs::read_to_string(rep.join("summary.csv")).unwrap();
+    assert!(csv.lines().skip(1).all(|l| l.split(',').nth(12) == Some("1")), "{csv}");
+    let inst = std::fs::read_to_string(rep.join("instances.csv")).unwrap();
+    assert!(inst.lines().any(|l| l.starts_with(&format!("{planted},")) && l.contains(",true")));
+    // And `bench` on that directory reports it too (exit 3).
+    let o = quiver(&["bench", s(&suite), "--config", FULL, "--config", "other=--search-budget 0.1", "--out", s(&out)]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+}
+
+#[test]
+fn regress_passes_on_true_verdicts_and_fails_on_a_planted_contradiction() {
+    let d = tempfile::tempdir().unwrap();
+    // Learn the true verdicts with the full pipeline.
+    let probe = bundled_suite(d.path(), "probe.csv", &rows(8));
+    let gold = d.path().join("gold");
+    let o = quiver(&["bench", s(&probe), "--config", FULL, "--out", s(&gold)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let truth: Vec<(usize, u32, String)> = rows(8)
+        .iter()
+        .map(|&(i, e, _)| {
+            let v = verdicts(&gold)[&(format!("bundled/bundled#{i}/eps{e}"), "full".to_string())].clone();
+            (i, e, v)
+        })
+        .collect();
+    assert!(truth.iter().any(|t| t.2 == "verified") && truth.iter().any(|t| t.2 == "falsified"), "{truth:?}");
+    let as_rows = |t: &[(usize, u32, String)]| -> Vec<(usize, u32, String)> { t.to_vec() };
+    let write = |name: &str, t: &[(usize, u32, String)]| {
+        let r: Vec<(usize, u32, &str)> = t.iter().map(|(i, e, v)| (*i, *e, v.as_str())).collect();
+        bundled_suite(d.path(), name, &r)
+    };
+    let good = write("good.csv", &as_rows(&truth));
+    let o = quiver(&["regress", s(&good), "--config", FULL]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"), "{}", text(&o));
+    // Plant a contradiction.
+    let mut bad = as_rows(&truth);
+    let k = bad.iter().position(|t| t.2 == "verified").unwrap();
+    bad[k].2 = "falsified".into();
+    let badp = write("bad.csv", &bad);
+    let o = quiver(&["regress", s(&badp), "--config", FULL]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("CONTRADICTION") && out.contains(&format!("bundled/bundled#{}/", bad[k].0)), "{out}");
+    // The same with --expected FILE against a suite without expected verdicts, and against a
+    // golden results directory.
+    let plain = bundled_suite(d.path(), "plain.csv", &rows(8));
+    let exp = d.path().join("expected.csv");
+    let mut t = String::from("instance,expected\n");
+    for (i, e, v) in &bad {
+        t.push_str(&format!("bundled/bundled#{i}/eps{e},{}\n", if v == "verified" { "holds" } else { "violated" }));
+    }
+    std::fs::write(&exp, t).unwrap();
+    let o = quiver(&["regress", s(&plain), "--expected", s(&exp), "--results", s(&gold)]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let o = quiver(&["regress", s(&plain), "--expected", s(&gold), "--results", s(&gold)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // Unknown against an expected verdict: fails unless allowed, reported separately.
+    let weak = "weak=--backend none --search off --bounds none --no-probe";
+    let o = quiver(&["regress", s(&good), "--config", weak]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("UNKNOWN"), "{}", text(&o));
+    let o = quiver(&["regress", s(&good), "--config", weak, "--allow-unknown"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("(allowed)"), "{}", text(&o));
+}
+
+#[test]
+fn shards_merge_to_the_single_run() {
+    let d = tempfile::tempdir().unwrap();
+    let suite = bundled_suite(d.path(), "s.csv", &rows(10));
+    let single = d.path().join("single");
+    let o = quiver(&["bench", s(&suite), "--config", FAST, "--config", FULL, "-j", "2", "--out", s(&single)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut dirs = Vec::new();
+    let mut seen = BTreeSet::new();
+    for k in 1..=3 {
+        let dir = d.path().join(format!("shard-{k}"));
+        let o = quiver(&[
+            "bench",
+            s(&suite),
+            "--config",
+            FAST,
+            "--config",
+            FULL,
+            "--shard",
+            &format!("{k}/3"),
+            "--out",
+            s(&dir),
+        ]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        for key in keys(&dir) {
+            assert!(seen.insert(key.clone()), "{key:?} in two shards");
+        }
+        assert!(records(&dir).iter().all(|r| r["shard"] == format!("{k}/3")));
+        dirs.push(dir);
+    }
+    let single_keys: BTreeSet<_> = keys(&single).into_iter().collect();
+    assert_eq!(seen, single_keys);
+    let mut merged = BTreeMap::new();
+    for dir in &dirs {
+        merged.extend(verdicts(dir));
+    }
+    assert_eq!(merged, verdicts(&single), "same verdicts");
+    let rep_m = d.path().join("rep-merged");
+    let rep_s = d.path().join("rep-single");
+    let mut args = vec!["report"];
+    args.extend(dirs.iter().map(|p| s(p)));
+    args.extend(["--out", s(&rep_m), "--quiet"]);
+    assert_eq!(code(&quiver(&args)), 0);
+    assert_eq!(code(&quiver(&["report", s(&single), "--out", s(&rep_s), "--quiet"])), 0);
+    let col = |p: &Path, k: usize| -> Vec<String> {
+        std::fs::read_to_string(p.join("instances.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').take(k).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    // Same instances in the same order, same verdicts (times differ).
+    assert_eq!(col(&rep_m, 1), col(&rep_s, 1));
+    let verdict_cols = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("instances.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                l.split(',')
+                    .enumerate()
+                    .filter(|(i, _)| *i < 3 || i % 2 == 1)
+                    .map(|(_, f)| f)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect()
+    };
+    assert_eq!(verdict_cols(&rep_m), verdict_cols(&rep_s));
+    let summary = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("summary.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                [&f[..9], &f[12..]].concat().join(",")
+            })
+            .collect()
+    };
+    assert_eq!(summary(&rep_m), summary(&rep_s));
+    assert_eq!(code(&quiver(&["bench", s(&suite), "--shard", "4/3", "--out", s(&single)])), 2);
+}
+
+/// Parse a VNN-COMP counterexample the way the competition's scorer does
+/// (`vnncomp2022_results/SCORING/counterexamples.py`, `get_ce_diff`).
+fn scorer_parse(ce: &str) -> (Vec<f64>, Vec<f64>) {
+    let content = ce.replace('\n', " ");
+    let content = content.trim();
+    assert!(content.starts_with('(') && content.ends_with(')'), "{content}");
+    let content = &content[1..content.len() - 1];
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for part in content.split(')') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        assert!(part.starts_with('('), "{part}");
+        let fields: Vec<&str> = part[1..].split(' ').collect();
+        assert_eq!(fields.len(), 2, "exactly `NAME VALUE`: {part}");
+        let v: f64 = fields[1].parse().unwrap_or_else(|_| panic!("{part}"));
+        match &fields[0][..2] {
+            "X_" => {
+                assert_eq!(fields[0][2..].parse::<usize>().unwrap(), x.len());
+                x.push(v)
+            }
+            "Y_" => {
+                assert_eq!(fields[0][2..].parse::<usize>().unwrap(), y.len());
+                y.push(v)
+            }
+            other => panic!("{other}"),
+        }
+    }
+    (x, y)
+}
+
+fn vnnlib(lo: &[f64], hi: &[f64], label: usize) -> String {
+    let mut t = String::new();
+    for i in 0..lo.len() {
+        t.push_str(&format!("(declare-const X_{i} Real)\n"));
+    }
+    for j in 0..10 {
+        t.push_str(&format!("(declare-const Y_{j} Real)\n"));
+    }
+    for i in 0..lo.len() {
+        t.push_str(&format!("(assert (>= X_{i} {:.9}))\n(assert (<= X_{i} {:.9}))\n", lo[i], hi[i]));
+    }
+    t.push_str("(assert (or\n");
+    for j in (0..10).filter(|&j| j != label) {
+        t.push_str(&format!("  (and (>= Y_{j} Y_{label}))\n"));
+    }
+    t.push_str("))\n");
+    t
+}
+
+#[test]
+fn vnncomp_instances_csv_and_result_files() {
+    let d = tempfile::tempdir().unwrap();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/models");
+    std::fs::copy(models.join("mnist_mlp_ort_qdq.onnx"), d.path().join("net.onnx")).unwrap();
+    std::fs::write(d.path().join("float.onnx"), b"not an onnx file").unwrap();
+    let vec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(models.join("mnist_mlp_ort_qdq.ort.vectors.json")).unwrap())
+            .unwrap();
+    let x: Vec<f64> = vec["inputs"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let y: Vec<i64> = vec["outputs"][0].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let label = (0..10).max_by_key(|&j| (y[j], std::cmp::Reverse(j))).unwrap();
+    let scale = 1.0 / 255.0;
+    let lo: Vec<f64> = x.iter().map(|v| v * scale - 0.0005).collect();
+    let hi: Vec<f64> = x.iter().map(|v| v * scale + 0.0005).collect();
+    std::fs::write(d.path().join("point.vnnlib"), vnnlib(&lo, &hi, label)).unwrap();
+    std::fs::write(d.path().join("wide.vnnlib"), vnnlib(&vec![0.0; 784], &vec![1.0; 784], label)).unwrap();
+    let csv = d.path().join("instances.csv");
+    std::fs::write(&csv, "net.onnx,point.vnnlib,30\nnet.onnx,wide.vnnlib,30\nfloat.onnx,point.vnnlib,30\n").unwrap();
+    let out = d.path().join("out");
+    let o = quiver(&["bench", s(&csv), "--config", FULL, "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v = verdicts(&out);
+    let get = |i: &str| v[&(i.to_string(), "full".to_string())].as_str();
+    assert_eq!(get("net/point"), "verified");
+    assert_eq!(get("net/wide"), "falsified");
+    assert_eq!(get("float/point"), "error");
+    let result = |i: &str| std::fs::read_to_string(out.join(format!("vnncomp/full/{i}.txt"))).unwrap();
+    assert_eq!(result("net_point"), "unsat\n");
+    assert_eq!(result("float_point"), "error\n");
+    let sat = result("net_wide");
+    let (first, rest) = sat.split_once('\n').unwrap();
+    assert_eq!(first, "sat");
+    let (cx, cy) = scorer_parse(rest);
+    assert_eq!((cx.len(), cy.len()), (784, 10));
+    assert!(cx.iter().all(|&v| (0.0..=1.0).contains(&v)), "inside the box");
+    assert!((0..10).any(|j| j != label && cy[j] >= cy[label]), "violates the property");
+    // The report writes the scorer's results table.
+    let rep = d.path().join("rep");
+    assert_eq!(code(&quiver(&["report", s(&out), "--out", s(&rep), "--quiet"])), 0);
+    let t = std::fs::read_to_string(rep.join("vnncomp_full.csv")).unwrap();
+    let words: Vec<&str> = t.lines().map(|l| l.split(',').nth(4).unwrap()).collect();
+    assert_eq!(words, ["unsat", "sat", "error"]);
+    assert!(t.lines().all(|l| l.split(',').count() == 6 && l.starts_with("instances,")));
+    // verify --vnncomp-result directly, including a file that cannot be loaded.
+    let f = d.path().join("r.txt");
+    let o = quiver(&[
+        "verify",
+        s(&d.path().join("float.onnx")),
+        "--vnnlib",
+        s(&d.path().join("point.vnnlib")),
+        "--vnncomp-result",
+        s(&f),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "error\n");
+}
+
+#[test]
+fn bad_configurations_are_one_line_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let suite = bundled_suite(d.path(), "s.csv", &rows(2));
+    let out = d.path().join("out");
+    for (cfg, needle) in [
+        ("x=--no-such-flag", "configuration `x`"),
+        ("x=--eps 3", "belongs to the instance"),
+        ("x=--json", "set by the harness"),
+        ("bad name=--search off", "configuration name"),
+        ("noequals", "NAME=FLAGS"),
+    ] {
+        let o = quiver(&["bench", s(&suite), "--config", cfg, "--out", s(&out)]);
+        assert_eq!(code(&o), 2, "{cfg}: {}", text(&o));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.starts_with("error: ") && e.trim_end().lines().count() == 1 && e.contains(needle), "{cfg}: {e}");
+    }
+    // A configuration file (TOML lines and JSON), and a name reused with other flags.
+    let toml = d.path().join("c.toml");
+    std::fs::write(&toml, "# configs\n[configs]\nfast = \"--backend none --search off\"\nfull = \"--timeout 5\"\n")
+        .unwrap();
+    let o = quiver(&["bench", s(&suite), "--configs", s(&toml), "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4);
+    assert!(recs.iter().any(|r| r["config"] == "full" && r["time_limit_s"] == 5.0));
+    let json = d.path().join("c.json");
+    std::fs::write(&json, r#"{"fast": "--backend none"}"#).unwrap();
+    let o = quiver(&["bench", s(&suite), "--configs", s(&json), "--out", s(&out)]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("was recorded with flags"));
+}
+
+#[test]
+fn runner_enforces_time_and_memory_limits() {
+    use quiver::harness::runner::{run, Limits};
+    let t = Instant::now();
+    let o = run(
+        Path::new("/bin/sleep"),
+        &["5".to_string()],
+        Limits { wall: Duration::from_millis(300), memory_bytes: None },
+    )
+    .unwrap();
+    assert!(o.killed_for_time && o.signal == Some(libc::SIGKILL), "{o:?}");
+    assert!(t.elapsed() < Duration::from_secs(3));
+    let o = run(
+        Path::new("/bin/sh"),
+        &["-c".to_string(), "echo hi; exit 7".to_string()],
+        Limits { wall: Duration::from_secs(10), memory_bytes: None },
+    )
+    .unwrap();
+    assert_eq!((o.exit_code, o.stdout.as_str(), o.killed_for_time), (Some(7), "hi\n", false));
+    // quiver under a 16 MiB address-space limit cannot even start its runtime: the run fails,
+    // the harness does not.
+    match run(
+        Path::new(exe()),
+        &["info".to_string(), "@bundled".to_string()],
+        Limits { wall: Duration::from_secs(10), memory_bytes: Some(16 << 20) },
+    ) {
+        Err(_) => {} // exec itself failed
+        Ok(o) => assert!(o.exit_code != Some(0), "{o:?}"),
+    }
+    // Peak memory is measured.
+    let o = run(
+        Path::new(exe()),
+        &["info".to_string(), "@bundled".to_string()],
+        Limits { wall: Duration::from_secs(10), memory_bytes: Some(1 << 30) },
+    )
+    .unwrap();
+    assert_eq!(o.exit_code, Some(0), "{o:?}");
+    assert!(o.peak_rss_kib > 1000, "{o:?}");
+}
