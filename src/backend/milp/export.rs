@@ -45,11 +45,17 @@ fn header(enc: &Encoding, query: &Query<'_>, comment: &str) -> String {
 pub fn write_lp(m: &MilpModel, header: &str) -> String {
     let mut s = String::from(header);
     s.push_str("minimize\n obj:");
-    match m.vars.first() {
-        Some(v) => {
+    match (m.objective.is_empty(), m.vars.first()) {
+        (false, _) => {
+            for &(v, c) in &m.objective {
+                let _ = write!(s, " {} {} {}", if c < 0.0 { '-' } else { '+' }, num(c.abs()), m.vars[v].name);
+            }
+            s.push('\n');
+        }
+        (true, Some(v)) => {
             let _ = writeln!(s, " 0 {}", v.name);
         }
-        None => s.push('\n'),
+        (true, None) => s.push('\n'),
     }
     s.push_str("subject to\n");
     for r in &m.rows {
@@ -122,7 +128,8 @@ pub fn write_mps(m: &MilpModel, header: &str) -> String {
             let _ = writeln!(s, "    MARKER 'MARKER' '{}'", if int { "INTORG" } else { "INTEND" });
             in_int = int;
         }
-        let _ = writeln!(s, "    {} obj 0", v.name);
+        let cost = m.objective.iter().find(|t| t.0 == vi).map_or(0.0, |t| t.1);
+        let _ = writeln!(s, "    {} obj {}", v.name, num(cost));
         for &(ri, c) in &cols[vi] {
             let _ = writeln!(s, "    {} {} {}", v.name, m.rows[ri].name, num(c));
         }

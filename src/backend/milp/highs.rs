@@ -73,9 +73,13 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize) -> Run 
     let cols: Vec<_> = model
         .vars
         .iter()
-        .map(|v| match v.kind {
-            VarKind::Continuous => p.add_column(0.0, v.lb..=v.ub),
-            VarKind::Integer | VarKind::Binary => p.add_integer_column(0.0, v.lb..=v.ub),
+        .enumerate()
+        .map(|(i, v)| {
+            let cost = model.objective.iter().find(|t| t.0 == i).map_or(0.0, |t| t.1);
+            match v.kind {
+                VarKind::Continuous => p.add_column(cost, v.lb..=v.ub),
+                VarKind::Integer | VarKind::Binary => p.add_integer_column(cost, v.lb..=v.ub),
+            }
         })
         .collect();
     for r in &model.rows {
@@ -108,6 +112,14 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize) -> Run 
     if let Err(e) = m.try_set_option("threads", threads as i32) {
         return Run { outcome: Outcome::Other(format!("HiGHS option threads: {e:?}")), nodes: None, threads };
     }
+    // A feasibility question: the first feasible point is a candidate, no need to optimise it.
+    if let Err(e) = m.try_set_option("mip_max_improving_sols", 1) {
+        return Run {
+            outcome: Outcome::Other(format!("HiGHS option mip_max_improving_sols: {e:?}")),
+            nodes: None,
+            threads,
+        };
+    }
     let guard = SOLVER.lock().unwrap_or_else(|e| e.into_inner());
     let solved = m.try_solve();
     drop(guard);
@@ -121,9 +133,10 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize) -> Run 
         highs_sys::MODEL_STATUS_INFEASIBLE => Outcome::Infeasible,
         highs_sys::MODEL_STATUS_OPTIMAL => Outcome::Solution(solved.get_solution().columns().to_vec()),
         s => {
-            // A time limit may still come with a feasible point: keep it as a candidate.
+            // A time or solution limit may come with a feasible point: keep it as a candidate.
             let has_point = solved.int_info_value(c"primal_solution_status").map(|v| v == 2).unwrap_or(false);
-            if has_point && s == highs_sys::MODEL_STATUS_REACHED_TIME_LIMIT {
+            let stopped = [highs_sys::MODEL_STATUS_REACHED_TIME_LIMIT, highs_sys::MODEL_STATUS_REACHED_SOLUTION_LIMIT];
+            if has_point && stopped.contains(&s) {
                 Outcome::Solution(solved.get_solution().columns().to_vec())
             } else {
                 Outcome::Other(format!("HiGHS status: {}", status_name(s)))

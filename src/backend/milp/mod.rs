@@ -57,7 +57,7 @@ impl Backend for Milp {
         for k in 0..disjuncts {
             let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
             let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
-            let mut eopts = EncodeOptions { exact: std::mem::take(&mut exact), relax_inputs: true };
+            let mut eopts = EncodeOptions { exact: std::mem::take(&mut exact), relax_inputs: true, guide: true };
             match self.solve_one(&subquery, query, &mut eopts, opts, start, &mut stats, &mut rounds) {
                 Decision::Unreachable => {}
                 Decision::Witness(w) => {
@@ -85,6 +85,36 @@ impl Backend for Milp {
         (verdict, stats)
     }
 }
+
+/// Replay a candidate's inputs rounded to the nearest integers; for a relaxed (continuous-input)
+/// candidate, also up to [`ROUNDING_TRIES`] random floor/ceil roundings of its fractional inputs
+/// (seeded, so runs are reproducible) — much cheaper than solving again with integer inputs.
+fn replay_roundings(q: &Query<'_>, x: &[f64], relaxed: bool) -> Option<Witness> {
+    use rand::{Rng, SeedableRng};
+    let nearest: Vec<i64> = x.iter().map(|&f| round_input(f)).collect::<Option<_>>()?;
+    if let Some(w) = Witness::replay(q.net, q.spec, &nearest) {
+        return Some(w);
+    }
+    let fractional: Vec<usize> = (0..x.len()).filter(|&i| (x[i] - x[i].round()).abs() > 1e-6).collect();
+    if !relaxed || fractional.is_empty() {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
+    let mut p = nearest;
+    for _ in 0..ROUNDING_TRIES {
+        for &i in &fractional {
+            let lo = x[i].floor() as i64;
+            p[i] = if rng.gen_bool((x[i] - x[i].floor()).clamp(0.0, 1.0)) { lo + 1 } else { lo };
+        }
+        if let Some(w) = Witness::replay(q.net, q.spec, &p) {
+            return Some(w);
+        }
+    }
+    None
+}
+
+/// Random roundings tried on a relaxed candidate before re-solving with integer inputs.
+pub const ROUNDING_TRIES: usize = 256;
 
 /// How one disjunct's sub-MILP ended.
 enum Decision {
@@ -151,8 +181,8 @@ impl Milp {
                 highs::Outcome::Other(s) => return Decision::Unknown(s),
                 highs::Outcome::Solution(x) => x,
             };
-            let input: Option<Vec<i64>> = enc.inputs.iter().map(|&v| x.get(v).and_then(|&f| round_input(f))).collect();
-            if let Some(w) = input.as_deref().and_then(|p| Witness::replay(whole.net, whole.spec, p)) {
+            let values: Option<Vec<f64>> = enc.inputs.iter().map(|&v| x.get(v).copied()).collect();
+            if let Some(w) = values.and_then(|v| replay_roundings(whole, &v, eopts.relax_inputs)) {
                 return Decision::Witness(w);
             }
             stats.spurious_candidates += 1;

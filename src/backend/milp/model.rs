@@ -3,8 +3,9 @@
 //! the backend solves".
 //!
 //! Rows are one-sided (`≤` or `≥`) so that every file format represents them the same way; an
-//! equality the encoder needs is written as two rows. The objective is always zero (a feasibility
-//! problem).
+//! equality the encoder needs is written as two rows. The model is a feasibility problem; the
+//! objective (minimised, usually empty) only steers the solver's search and never changes which
+//! points are feasible.
 
 /// Variable domain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,11 +41,13 @@ pub struct Row {
     pub rhs: f64,
 }
 
-/// A feasibility MILP.
+/// A feasibility MILP, with an optional guiding objective.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MilpModel {
     pub vars: Vec<Var>,
     pub rows: Vec<Row>,
+    /// Linear objective to minimise (`(variable, coefficient)`, each variable at most once).
+    pub objective: Vec<(usize, f64)>,
 }
 
 impl MilpModel {
