@@ -580,3 +580,63 @@ fn runner_enforces_time_and_memory_limits() {
     assert_eq!(o.exit_code, Some(0), "{o:?}");
     assert!(o.peak_rss_kib > 1000, "{o:?}");
 }
+
+#[test]
+fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
+    use quiver::harness::suite;
+    use quiver::spec::robust::TieRule;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("t.csv");
+    std::fs::write(
+        &p,
+        "# a comment\nmodel,images,labels,index,eps,timeout_s,expected,tie\n\
+         @bundled,@bundled,@bundled,5,2,60,verified,first-index\n@bundled,@bundled,@bundled,5,2,60,,\n",
+    )
+    .unwrap();
+    let s = suite::load(&p, TieRule::AnyTieUnsafe).unwrap();
+    assert_eq!(s.layout, "quiver");
+    let ids: Vec<&str> = s.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["bundled/bundled#5/eps2/first-index", "bundled/bundled#5/eps2"]);
+    assert!(s.instances[0].spec_args.windows(2).any(|w| w == ["--tie", "first-index"]));
+    assert!(s.instances[1].spec_args.windows(2).any(|w| w == ["--tie", "any"]));
+    assert!(!s.instances[0].spec_args.contains(&"--labels".to_string()), "labels come with @bundled");
+    assert_eq!(s.instances[0].timeout_s, Some(60.0));
+    // The default tie rule applies to rows without one; then the two rows are the same instance.
+    let e = suite::load(&p, TieRule::FirstIndex).unwrap_err().to_string();
+    assert!(e.contains("duplicate instance") && e.contains("t.csv:4"), "{e}");
+    // A VNN-COMP instances.csv.
+    let v = d.path().join("instances.csv");
+    std::fs::write(
+        &v,
+        "onnx/a.onnx,vnnlib/p_1.vnnlib,120\na.onnx,p_2.vnnlib,60,holds\nb.onnx,p_2.vnnlib,60,violated\n",
+    )
+    .unwrap();
+    let s = suite::load(&v, TieRule::AnyTieUnsafe).unwrap();
+    assert_eq!(s.layout, "vnncomp");
+    let ids: Vec<&str> = s.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["a/p_1", "a/p_2", "b/p_2"]);
+    assert_eq!(s.instances[0].model, d.path().join("onnx/a.onnx").to_string_lossy());
+    let exp: Vec<_> = s.instances.iter().map(|i| i.expected.map(|e| e.as_str())).collect();
+    assert_eq!(exp, [None, Some("verified"), Some("falsified")]);
+    for bad in ["a.onnx,p.vnnlib\n", "a.onnx,p.vnnlib,-1\n", "a.onnx,p.vnnlib,60,maybe\n"] {
+        std::fs::write(&v, bad).unwrap();
+        assert!(suite::load(&v, TieRule::AnyTieUnsafe).is_err(), "{bad}");
+    }
+    assert_eq!(suite::parse_shard("2/5"), Ok((2, 5)));
+    for bad in ["0/3", "4/3", "1/0", "x", "1/2/3"] {
+        assert!(suite::parse_shard(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn verify_reads_the_bundled_vectors_as_a_dataset() {
+    let o =
+        quiver(&["verify", "@bundled", "--robust", "--dataset", "@bundled", "--index", "0", "--eps", "1", "--json"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let label = quiver::bundled::vectors().labels[0];
+    assert!(v["property"].as_str().unwrap().contains(&format!("class {label},")), "{v}");
+    let o = quiver(&["verify", "@bundled", "--robust", "--dataset", "@bundled", "--index", "200", "--eps", "1"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("index 200 out of range (200 vectors)"), "{}", text(&o));
+}

@@ -228,7 +228,7 @@ fn run_one(opts: &Options, machine: &Machine, job: &Job<'_>) -> Result<Option<Re
     if let (Some(w), "falsified") = (&it.witness, it.verdict.as_str()) {
         let rel = format!("witnesses/{}/{stem}.json", file_component(&cfg.name));
         let doc = serde_json::json!({"instance": inst.id, "config": cfg.name, "witness": w});
-        store::write_atomic(&opts.out.join(&rel), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        store::write_atomic(&opts.out.join(&rel), (serde_json::to_string(&doc)? + "\n").as_bytes())?;
         witness = Some(rel);
     }
     if let (Some(p), Some(_)) = (&vnn_abs, &vnn_rel) {
