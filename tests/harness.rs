@@ -640,3 +640,24 @@ fn verify_reads_the_bundled_vectors_as_a_dataset() {
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("index 200 out of range (200 vectors)"), "{}", text(&o));
 }
+
+/// A run that exceeds the memory limit is recorded as `unknown` with `limit: memory`; the harness
+/// and the other runs carry on.
+#[test]
+fn memory_limit_is_recorded_not_fatal() {
+    let d = tempfile::tempdir().unwrap();
+    let suite = bundled_suite(d.path(), "s.csv", &rows(2));
+    let out = d.path().join("out");
+    let o = quiver(&["bench", s(&suite), "--config", FAST, "--memory-mb", "20", "--out", s(&out)]);
+    if code(&o) == 2 {
+        // The system refused to even start the child under the limit.
+        assert!(String::from_utf8_lossy(&o.stderr).contains("cannot run"), "{}", text(&o));
+        return;
+    }
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    for r in records(&out) {
+        assert_eq!((r["verdict"].as_str(), r["limit"].as_str()), (Some("unknown"), Some("memory")), "{r}");
+        assert_eq!(r["memory_limit_mb"], 20);
+        assert!(r["reason"].as_str().unwrap().starts_with("out of memory (limit 20 MiB)"), "{r}");
+    }
+}

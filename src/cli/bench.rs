@@ -294,7 +294,8 @@ pub struct RegressArgs {
     /// (or .jsonl) of an earlier run, whose decided verdicts become the expected ones.
     #[arg(long)]
     pub expected: Option<PathBuf>,
-    /// Check the runs already recorded in this results directory instead of running the suite.
+    /// Check the runs already recorded in this results directory instead of running the suite
+    /// (all its configurations, or those given with --config/--configs).
     #[arg(long, conflicts_with = "out")]
     pub results: Option<PathBuf>,
     /// Keep the runs in this results directory (resumable, like `bench --out`); default: a
@@ -335,7 +336,9 @@ pub fn regress_cmd(a: RegressArgs) -> Result<u8> {
         .collect();
     let mut temp = None;
     let (dir, config_names) = match &a.results {
-        Some(d) => (d.clone(), None),
+        // Recorded runs: all configurations, or those named on the command line.
+        Some(d) if a.run.configs.is_empty() && a.run.config_file.is_none() => (d.clone(), None),
+        Some(d) => (d.clone(), Some(configs(&a.run, &suite.instances[0])?.into_iter().map(|c| c.name).collect())),
         None => {
             let dir = match &a.out {
                 Some(o) => o.clone(),

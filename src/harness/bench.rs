@@ -56,7 +56,8 @@ pub struct Summary {
     pub ran: usize,
     /// Verdict counts of the runs recorded now.
     pub counts: BTreeMap<String, usize>,
-    /// Instances on which configurations contradict each other (all records in the directory).
+    /// Instances on which configurations contradict each other, and soundness alarms raised
+    /// inside runs (`--crosscheck`), over all records in the directory.
     pub disagreements: Vec<String>,
     pub interrupted: bool,
 }
@@ -88,9 +89,18 @@ pub fn child_args(inst: &Instance, cfg: &Config, limit: f64, seed: u64, vnncomp_
     a
 }
 
-fn last_line(s: &str) -> String {
-    let l = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    l.strip_prefix("error: ").unwrap_or(l).chars().take(500).collect()
+/// The informative part of a child's stderr: its first few lines without backtrace noise,
+/// joined with ` | ` (an error message and its detail lines, or a panic's location and message).
+fn stderr_summary(s: &str) -> String {
+    let lines: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note:") && !l.starts_with("stack backtrace"))
+        .filter(|l| !l.starts_with("at ") && l.split_once(':').is_none_or(|(n, _)| n.parse::<u32>().is_err()))
+        .take(4)
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
+    lines.join(" | ").chars().take(600).collect()
 }
 
 /// What the harness makes of a finished child.
@@ -167,11 +177,11 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted
         return r;
     }
     if out.signal.is_some() || out.exit_code.is_some_and(|c| c != 2) {
-        if runner::out_of_memory(&out.stderr) {
+        if let Some(line) = runner::out_of_memory(&out.stderr) {
             r.verdict = "unknown".into();
             r.limit = Some("memory".into());
-            let lim = memory_mb.map(|m| format!(" ({m} MiB)")).unwrap_or_default();
-            r.reason = Some(format!("out of memory{lim}: {}", last_line(&out.stderr)));
+            let lim = memory_mb.map(|m| format!(" (limit {m} MiB)")).unwrap_or_default();
+            r.reason = Some(format!("out of memory{lim}: {line}"));
             return r;
         }
         let how = match (out.exit_code, out.signal) {
@@ -179,10 +189,10 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted
             (Some(c), _) => format!("exit code {c}"),
             _ => "no exit status".into(),
         };
-        r.reason = Some(format!("{how}: {}", last_line(&out.stderr)));
+        r.reason = Some(format!("{how}: {}", stderr_summary(&out.stderr)));
         return r;
     }
-    r.reason = Some(last_line(&out.stderr));
+    r.reason = Some(stderr_summary(&out.stderr));
     r
 }
 
@@ -348,8 +358,12 @@ pub fn run(opts: &Options) -> Result<Summary> {
         }
     }
     let mut agreement = Agreement::default();
+    let mut run_alarms = Vec::new();
     for r in &loaded.records {
         agreement.add(r);
+        if let Some(d) = &r.disagreement {
+            run_alarms.push(format!("{} under {}: {d}", r.instance, r.config));
+        }
     }
     let done: HashSet<(&str, &str)> = loaded.records.iter().map(|r| (r.instance.as_str(), r.config.as_str())).collect();
     let mut jobs = Vec::new();
@@ -392,7 +406,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
         drop(tx);
         let mut finished = 0usize;
         let mut last_draw = Instant::now() - Duration::from_secs(1);
-        loop {
+        let mut all_done = false;
+        while !all_done {
             match rx.recv_timeout(Duration::from_millis(250)) {
                 Ok(Ok(Some(rec))) => {
                     if let Err(e) = store.append(&rec) {
@@ -409,7 +424,9 @@ pub fn run(opts: &Options) -> Result<Summary> {
                         eprintln!("{}", red(&msg));
                     }
                     if let Some(d) = &rec.disagreement {
-                        eprintln!("{}", red(&format!("{} under {}: {d}", rec.instance, rec.config)));
+                        let msg = format!("{} under {}: {d}", rec.instance, rec.config);
+                        eprintln!("{}", red(&msg));
+                        run_alarms.push(msg);
                     }
                 }
                 Ok(Ok(None)) => {}
@@ -418,9 +435,9 @@ pub fn run(opts: &Options) -> Result<Summary> {
                     stop.store(true, Ordering::SeqCst);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => all_done = true,
             }
-            if opts.progress && last_draw.elapsed() >= Duration::from_millis(200) {
+            if opts.progress && (all_done || last_draw.elapsed() >= Duration::from_millis(200)) {
                 last_draw = Instant::now();
                 let el = started.elapsed().as_secs_f64();
                 let left = jobs.len().saturating_sub(finished);
@@ -450,5 +467,6 @@ pub fn run(opts: &Options) -> Result<Summary> {
     }
     summary.interrupted = INTERRUPTED.load(Ordering::SeqCst);
     summary.disagreements = agreement.all();
+    summary.disagreements.extend(run_alarms);
     Ok(summary)
 }

@@ -175,9 +175,17 @@ pub fn run(exe: &Path, args: &[String], limits: Limits) -> std::io::Result<Outco
     })
 }
 
-/// Does the child's stderr show an allocation failure (the memory limit)?
-pub fn out_of_memory(stderr: &str) -> bool {
-    ["memory allocation of", "bad_alloc", "Cannot allocate memory", "out of memory", "Out of memory"]
-        .iter()
-        .any(|s| stderr.contains(s))
+/// The line of the child's stderr that shows an allocation failure (the memory limit), if any:
+/// Rust's allocation-failure abort, C++ `std::bad_alloc`, or the dynamic loader unable to map a
+/// library under the address-space limit.
+pub fn out_of_memory(stderr: &str) -> Option<String> {
+    const SIGNS: [&str; 6] = [
+        "memory allocation of",
+        "bad_alloc",
+        "Cannot allocate memory",
+        "out of memory",
+        "Out of memory",
+        "failed to map segment",
+    ];
+    stderr.lines().find(|l| SIGNS.iter().any(|s| l.contains(s))).map(|l| l.trim().chars().take(300).collect())
 }
