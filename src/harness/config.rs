@@ -189,3 +189,29 @@ pub fn check_unique(configs: &[Config]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_split_on_whitespace_with_quotes() {
+        assert_eq!(split_flags("  --backend none   --search off ").unwrap(), ["--backend", "none", "--search", "off"]);
+        assert_eq!(split_flags(r#"--a "x y" 'z w' ''"#).unwrap(), ["--a", "x y", "z w", ""]);
+        assert!(split_flags("--a \"x").is_err());
+        assert!(split_flags("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn timeout_and_seed_are_taken_out_of_the_flags() {
+        let c = parse_arg("m=--backend milp --timeout 7.5 --seed=3").unwrap();
+        assert_eq!((c.name.as_str(), c.timeout_s, c.seed), ("m", Some(7.5), Some(3)));
+        assert_eq!(c.flags, ["--backend", "milp", "--seed", "3"]);
+        assert_eq!(c.flags_text, "--backend milp --timeout 7.5 --seed=3");
+        for bad in ["m=--timeout", "m=--timeout -1", "m=--seed x", "m=--eps-real 0.1", "m=--vnncomp-result f", "=x"] {
+            assert!(parse_arg(bad).is_err(), "{bad}");
+        }
+        let e = check_unique(&[parse_arg("a=").unwrap(), parse_arg("a=--x").unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("twice"));
+    }
+}

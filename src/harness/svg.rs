@@ -233,3 +233,24 @@ fn nice_step(max: f64) -> f64 {
     }
     10.0 * mag
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plots_are_complete_svg_documents_even_when_empty() {
+        let alarms = vec!["SOUNDNESS ALARM on a<b>".to_string()];
+        for s in [
+            cactus("t", &[("a".into(), vec![0.01, 0.5, 3.0]), ("b".into(), vec![])], 4, 10.0, &alarms),
+            cactus("t", &[], 0, 1.0, &[]),
+            scatter("t", "a", "b", &[Point { x: 0.1, y: 20.0, kind: "verified", label: "i".into() }], 10.0, &alarms),
+            scatter("t", "a", "b", &[], 1.0, &[]),
+        ] {
+            assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));
+            assert!(!s.contains("NaN") && !s.contains("inf"), "{s}");
+            assert_eq!(s.matches("<svg").count(), 1);
+        }
+        assert!(cactus("t", &[], 1, 1.0, &alarms).contains("a&lt;b&gt;"));
+    }
+}

@@ -53,3 +53,21 @@ pub fn result_file(verdict: &str, limit: Option<&str>, witness: Option<(&[f64], 
 pub fn csv_row(category: &str, onnx: &str, vnnlib: &str, result: &str, seconds: f64) -> String {
     format!("{category},{onnx},{vnnlib},0,{result},{seconds:.6}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_words_and_counterexample_layout() {
+        assert_eq!(result_file("verified", None, None), "unsat\n");
+        assert_eq!(result_file("unknown", Some("time"), None), "timeout\n");
+        assert_eq!(result_file("unknown", Some("memory"), None), "unknown\n");
+        assert_eq!(result_file("error", None, None), "error\n");
+        let f = result_file("falsified", None, Some((&[0.5, 1.0], &[-2.25])));
+        assert_eq!(f, "sat\n((X_0 0.5)\n (X_1 1.0)\n (Y_0 -2.25))\n");
+        // No witness block for other verdicts, even if one is passed.
+        assert_eq!(result_file("verified", None, Some((&[0.5], &[1.0]))), "unsat\n");
+        assert_eq!(csv_row("cat", "n.onnx", "p.vnnlib", "sat", 1.5), "cat,n.onnx,p.vnnlib,0,sat,1.500000");
+    }
+}
