@@ -230,7 +230,10 @@ fn run_one(opts: &Options, machine: &Machine, job: &Job<'_>) -> Result<Option<Re
     let started_unix = now_unix();
     let out = runner::run(&opts.exe, &args, limits)
         .map_err(|e| anyhow::anyhow!("{}: cannot run: {e} (is --memory-mb too small?)", opts.exe.display()))?;
-    if out.killed_for_interrupt || (INTERRUPTED.load(Ordering::SeqCst) && out.signal.is_some()) {
+    // Runs cut short by an interruption are not results: the harness was interrupted (and
+    // killed its runs), or the child itself got the terminal's SIGINT or a job manager's SIGTERM.
+    let interrupted_child = matches!(out.signal, Some(libc::SIGINT | libc::SIGTERM));
+    if out.killed_for_interrupt || interrupted_child || (INTERRUPTED.load(Ordering::SeqCst) && out.signal.is_some()) {
         return Ok(None);
     }
     let it = interpret(&out, limit, opts.memory_mb);
