@@ -114,7 +114,7 @@ fn bench_runs_every_pair_in_parallel_and_records_it() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("16 already recorded, 0 run now"), "{}", text(&o));
     assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), before);
     // --list prints the ids.
-    let o = quiver(&["bench", s(&suite), "--out", s(&out), "--list"]);
+    let o = quiver(&["bench", s(&suite), "--list"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 8);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("bundled/bundled#0/eps1\n"));
 }
@@ -148,6 +148,32 @@ fn interrupted_runs_resume_without_loss_or_duplicates() {
         prefix = now;
         let n = keys(&out).len();
         assert!(n < 40, "the run finished before it could be interrupted ({n})");
+    }
+    // Ctrl-C at a terminal: SIGINT to the whole process group, the runs included.
+    {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new(exe())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let target = keys(&out).len() + 3;
+        while keys(&out).len() < target && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // SAFETY: signalling the process group of our own child.
+        unsafe {
+            libc::kill(-(child.id() as i32), libc::SIGINT);
+        }
+        let st = child.wait().unwrap();
+        assert!(st.code() == Some(130) || st.code() == Some(0), "{st:?}");
+        let now = std::fs::read(out.join("results.jsonl")).unwrap();
+        assert!(now.starts_with(&prefix), "recorded lines were rewritten");
+        assert!(records(&out).iter().all(|r| r["verdict"] != "error"), "an interrupted run was recorded");
+        assert!(keys(&out).len() < 40);
     }
     // A line cut short by a kill in the middle of a write.
     let mut f = std::fs::OpenOptions::new().append(true).open(out.join("results.jsonl")).unwrap();

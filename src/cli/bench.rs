@@ -60,8 +60,8 @@ pub struct BenchArgs {
     pub suite: PathBuf,
     /// Results directory: results.jsonl (append-only), witnesses/, vnncomp/. Rerunning the same
     /// command skips the runs already recorded there.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "list")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
     /// Print the suite's instance ids (of this shard) and exit.
@@ -149,8 +149,8 @@ pub fn bench_cmd(a: BenchArgs) -> Result<u8> {
         }
         return Ok(exit::VERIFIED);
     }
-    let (opts, s) = run_bench(&a.suite, &a.out, &a.run)?;
-    let _ = opts;
+    let out = a.out.context("--out DIR is required")?;
+    let (_, s) = run_bench(&a.suite, &out, &a.run)?;
     if s.interrupted {
         return Ok(INTERRUPTED);
     }
