@@ -167,8 +167,14 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted
                 })
                 .collect();
         }
-        if r.verdict == "unknown" && r.reason.as_deref().is_some_and(|s| s.contains("time limit")) {
-            r.limit = Some("time".into());
+        if r.verdict == "unknown" {
+            let reason = r.reason.as_deref().unwrap_or("").to_ascii_lowercase();
+            if reason.contains("time limit") {
+                r.limit = Some("time".into());
+            } else if reason.contains("memory") {
+                // A backend that stopped at its own memory limit (e.g. Z3's) and said so.
+                r.limit = Some("memory".into());
+            }
         }
         if !matches!(r.verdict.as_str(), "verified" | "falsified" | "unknown") {
             r.reason = Some(format!("unexpected verdict `{}` in the child's report", r.verdict));
