@@ -181,6 +181,12 @@ pub fn scatter(title: &str, a: &str, b: &str, points: &[Point], limit: f64, alar
     let _ = writeln!(s, r##"<text x="{:.1}" y="{:.1}" fill="#777">time limit</text>"##, ux + 3.0, top + 12.0);
     let _ = writeln!(
         s,
+        r##"<text x="{:.1}" y="{:.1}" fill="#777">unsolved runs: at twice the time limit</text>"##,
+        LEFT + 4.0,
+        top + side - 6.0
+    );
+    let _ = writeln!(
+        s,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{} — wall-clock time (s)</text>"#,
         LEFT + side / 2.0,
         top + side + 38.0,
