@@ -543,24 +543,38 @@ impl<'t> Encoder<'t> {
         let xn = format!("f{}", self.next);
         self.next += 1;
         self.define(&xn, fp, &x);
-        let to_int = |e: &str| format!("((_ fp.to_sbv 32) RTZ {e})");
+        // R is monotone non-decreasing in acc, so the endpoint images bound it.
+        let (lo, hi) = (i128::from(r.apply(acc.lo as i64)), i128::from(r.apply(acc.hi as i64)));
+        // The integral binary32 `f` as a 32-bit integer. Below 2^24 in magnitude this is a fresh
+        // constant `t` with `fp.eq (to_fp t) f` (lemma `proofs/smt_fp_to_int_eq.smt2`: then
+        // `t = fp.to_sbv f`): `fp.to_sbv` makes Z3 4.8 introduce an uninterpreted function for
+        // its unspecified cases, which sends the bit-blasted query to the SMT core instead of the
+        // SAT solver — much slower, and deaf to the timeout for minutes.
+        let small = lo.abs().max(hi.abs()) < (1 << 23);
+        let to_int = |enc: &mut Self, f: String| -> String {
+            if small {
+                let t = format!("t{}", enc.next);
+                enc.next += 1;
+                let _ = writeln!(enc.text, "(declare-const {t} (_ BitVec 32))");
+                enc.declared += 1;
+                enc.assert(&format!("(fp.eq ((_ to_fp 8 24) RNE {t}) {f})"));
+                t
+            } else {
+                format!("((_ fp.to_sbv 32) RTZ {f})")
+            }
+        };
         let e = match rounding {
-            Rounding::HalfEven => to_int(&format!("(fp.roundToIntegral RNE {xn})")),
-            Rounding::HalfAwayFromZero => to_int(&format!("(fp.roundToIntegral RNA {xn})")),
+            Rounding::HalfEven => to_int(self, format!("(fp.roundToIntegral RNE {xn})")),
+            Rounding::HalfAwayFromZero => to_int(self, format!("(fp.roundToIntegral RNA {xn})")),
             Rounding::HalfUp => {
                 // floor(x + 1/2) without rounding the addition: f = floor(x); up iff x ≠ f and
                 // x ≥ f + 1/2. When x ≠ f, |x| < 2^23, so f + 1/2 is exact in binary32.
                 let f = format!("(fp.roundToIntegral RTN {xn})");
                 let half = fp_lit(0.5);
-                format!(
-                    "(ite (and (not (fp.eq {xn} {f})) (fp.geq {xn} (fp.add RNE {f} {half}))) (bvadd {} (_ bv1 32)) {})",
-                    to_int(&f),
-                    to_int(&f)
-                )
+                let fi = to_int(self, f.clone());
+                format!("(ite (and (not (fp.eq {xn} {f})) (fp.geq {xn} (fp.add RNE {f} {half}))) (bvadd {fi} (_ bv1 32)) {fi})")
             }
         };
-        // R is monotone non-decreasing in acc, so the endpoint images bound it.
-        let (lo, hi) = (i128::from(r.apply(acc.lo as i64)), i128::from(r.apply(acc.hi as i64)));
         let v = self.def(e, lo, hi, 32);
         self.narrow(v)
     }
