@@ -62,7 +62,8 @@ pub trait Backend {
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats);
 }
 
-/// The backends compiled into this build, by name.
+/// The backends compiled into this build, by name (what `--backend all` runs). [`by_name`] also
+/// knows the baseline `milp-whole` (see [`milp::MilpWhole`]).
 pub fn available() -> Vec<&'static str> {
     vec!["milp", "smt-bv", "smt-lia"]
 }
@@ -71,6 +72,7 @@ pub fn available() -> Vec<&'static str> {
 pub fn by_name(name: &str) -> Option<Box<dyn Backend>> {
     match name {
         "milp" => Some(Box::new(milp::Milp)),
+        "milp-whole" => Some(Box::new(milp::MilpWhole)),
         "smt-bv" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Bv))),
         "smt-lia" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Lia))),
         _ => None,

@@ -167,7 +167,8 @@ struct VerifyArgs {
     /// Seed of the search (results are deterministic for a seed and thread count).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Complete backend(s), comma-separated: milp, smt-bv, smt-lia, all, or none.
+    /// Complete backend(s), comma-separated: milp, smt-bv, smt-lia, all, or none (also milp-whole:
+    /// the exported one-model MILP as is, a baseline for experiments).
     #[arg(long, value_delimiter = ',', default_value = "milp")]
     backend: Vec<String>,
     /// Run every listed backend (and bounds) on the query and report any contradiction (exit 3).
@@ -359,8 +360,11 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
     }
     let backends: Vec<String> = a.backend.iter().filter(|b| b.as_str() != "none").cloned().collect();
     for b in &backends {
-        if b != "all" && !quiver::backend::available().contains(&b.as_str()) {
-            bail!("unknown backend `{b}` (available: {}, all, none)", quiver::backend::available().join(", "));
+        if b != "all" && quiver::backend::by_name(b).is_none() {
+            bail!(
+                "unknown backend `{b}` (available: {}, milp-whole, all, none)",
+                quiver::backend::available().join(", ")
+            );
         }
     }
     let search = (a.search == "on").then(|| SearchOptions {
