@@ -359,6 +359,9 @@ pub fn regress_cmd(a: RegressArgs) -> Result<u8> {
                 }
             };
             if s.interrupted {
+                if let Some(t) = &temp {
+                    let _ = std::fs::remove_dir_all(t);
+                }
                 return Ok(INTERRUPTED);
             }
             (dir, Some(opts.configs.iter().map(|c| c.name.clone()).collect::<Vec<_>>()))
