@@ -768,8 +768,16 @@ pub fn fp_lit(x: f32) -> String {
 #[derive(Clone, Debug)]
 pub struct Encoded {
     pub logic: Logic,
-    /// Declarations, definitions and assertions (no `set-logic`, no `check-sat`).
+    /// Declarations, definitions and assertions (no `set-logic`, no `check-sat`). Its last
+    /// assertion is the unsafe condition, `(or d_0 … d_n)` over the [`Encoded::disjuncts`].
     pub body: String,
+    /// `body[..prefix_len]` is everything but that last assertion: the input box, the network
+    /// and the definitions of the disjuncts' Booleans.
+    pub prefix_len: usize,
+    /// Number of assertions in `body[..prefix_len]`.
+    pub prefix_asserted: usize,
+    /// The Boolean constants naming the unsafe DNF's disjuncts, in order.
+    pub disjuncts: Vec<String>,
     /// Input constants `x_i` and their widths (0 in QF_LIA), in input order.
     pub inputs: Vec<(String, u32)>,
     pub declared: usize,
@@ -817,13 +825,24 @@ pub fn encode(net: &Network, spec: &Spec, _bounds: &NetBounds, logic: Logic) -> 
             let rhs = enc.konst(i128::from(a.rhs), 0);
             atoms.push(enc.le(&lhs, &rhs)?);
         }
-        disjuncts.push(if atoms.is_empty() { "true".to_string() } else { format!("(and {})", atoms.join(" ")) });
+        let conj = if atoms.is_empty() { "true".to_string() } else { format!("(and {})", atoms.join(" ")) };
+        // A named Boolean per disjunct, so that the solver can also check them one at a time.
+        disjuncts.push(enc.def_bool(conj));
     }
-    let unsafe_cond = if disjuncts.is_empty() { "false".to_string() } else { format!("(or {})", disjuncts.join(" ")) };
+    let prefix_len = enc.text.len();
+    let prefix_asserted = enc.asserted;
+    let unsafe_cond = match disjuncts.as_slice() {
+        [] => "false".to_string(),
+        [d] => d.clone(),
+        ds => format!("(or {})", ds.join(" ")),
+    };
     enc.assert(&unsafe_cond);
     Ok(Encoded {
         logic,
         body: enc.text,
+        prefix_len,
+        prefix_asserted,
+        disjuncts,
         inputs,
         declared: enc.declared,
         defined: enc.defined,

@@ -49,11 +49,15 @@ pub struct SmtBackend {
     /// QF_LIA with `Float32` rescales over-approximates; spurious candidates are blocked and the
     /// query re-solved at most this many times before giving up with `Unknown`.
     pub max_candidates: usize,
+    /// Check the unsafe DNF one disjunct at a time (one fresh Z3 solver per disjunct over the
+    /// same parsed network) instead of the whole disjunction in one check. Off by default: unlike
+    /// HiGHS, Z3 gained nothing from it (`examples/smt_split.rs`, `encodings/smt.md`).
+    pub per_disjunct: bool,
 }
 
 impl SmtBackend {
     pub fn new(logic: Logic) -> Self {
-        SmtBackend { logic, memory_mb: None, max_candidates: 64 }
+        SmtBackend { logic, memory_mb: None, max_candidates: 64, per_disjunct: false }
     }
 }
 

@@ -9,7 +9,7 @@ use super::{Logic, SmtBackend};
 use crate::backend::{BackendOptions, BackendStats, Query};
 use crate::net::requant::Rescale;
 use crate::verify::{Verdict, Witness};
-use ::z3::ast::{Int, BV};
+use ::z3::ast::{Bool, Int, BV};
 use ::z3::{Model, Params, SatResult, Solver};
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,13 @@ fn set_timeout(s: &Solver, left: Option<Duration>) {
     }
 }
 
+/// How one check (the whole DNF, or one disjunct) ended.
+enum Decision {
+    Unreachable,
+    Witness(Witness),
+    Unknown(String),
+}
+
 /// Solve `query` with `backend`'s logic. See the module documentation of [`super`].
 pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> (Verdict, BackendStats) {
     let start = Instant::now();
@@ -61,56 +68,117 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
         ::z3::set_global_param("memory_max_size", &mb.to_string());
     }
     let t = Instant::now();
-    let solver = new_solver(enc.logic_name());
-    solver.from_string(enc.body.as_str());
+    // Per disjunct: the network is parsed once; each disjunct gets a fresh (non-incremental)
+    // solver holding those assertions plus its own Boolean.
+    let split = backend.per_disjunct && enc.disjuncts.len() > 1;
+    let (text, expected) =
+        if split { (&enc.body[..enc.prefix_len], enc.prefix_asserted) } else { (enc.body.as_str(), enc.asserted) };
+    let base = new_solver(enc.logic_name());
+    base.from_string(text);
     // A parse error stops Z3's parser silently; fewer assertions would mean a weaker query.
-    let parsed = solver.get_assertions().len();
-    if parsed != enc.asserted {
+    let parsed = base.get_assertions();
+    if parsed.len() != expected {
         stats.solve_seconds = t.elapsed().as_secs_f64();
-        let reason = format!("BUG: z3 parsed {parsed} of {} assertions of the encoding", enc.asserted);
+        let reason = format!("BUG: z3 parsed {} of {expected} assertions of the encoding", parsed.len());
         return (Verdict::Unknown { reason }, stats);
     }
-    let verdict = loop {
+    let verdict = if !split {
+        stats.extra.insert("subproblems".into(), 1.0);
+        match decide(&base, &enc, query, backend, deadline, &mut stats) {
+            Decision::Unreachable => Verdict::Verified,
+            Decision::Witness(witness) => Verdict::Falsified { witness },
+            Decision::Unknown(reason) => Verdict::Unknown { reason },
+        }
+    } else {
+        let mut unknowns = Vec::new();
+        let mut found = None;
+        let mut solved = 0usize;
+        for (k, d) in enc.disjuncts.iter().enumerate() {
+            solved += 1;
+            let s = new_solver(enc.logic_name());
+            for a in &parsed {
+                s.assert(a);
+            }
+            s.assert(Bool::new_const(d.as_str()));
+            match decide(&s, &enc, query, backend, deadline, &mut stats) {
+                Decision::Unreachable => {}
+                Decision::Witness(w) => {
+                    found = Some(w);
+                    break;
+                }
+                Decision::Unknown(reason) => {
+                    unknowns.push(format!("disjunct {k}: {reason}"));
+                    if remaining(deadline) == Some(Duration::ZERO) {
+                        break;
+                    }
+                }
+            }
+        }
+        stats.extra.insert("subproblems".into(), solved as f64);
+        match found {
+            Some(witness) => Verdict::Falsified { witness },
+            None if unknowns.is_empty() => Verdict::Verified,
+            None => {
+                let skipped = enc.disjuncts.len() - solved;
+                if skipped > 0 {
+                    unknowns.push(format!("{skipped} more disjunct(s) not tried"));
+                }
+                Verdict::Unknown { reason: unknowns.join("; ") }
+            }
+        }
+    };
+    stats.solve_seconds = t.elapsed().as_secs_f64();
+    (verdict, stats)
+}
+
+/// Check `solver` (the network plus the whole DNF or one disjunct) until it is decided: `unsat`
+/// → unreachable; a replayed model → witness; a spurious model of an inexact (QF_LIA float
+/// band) encoding is blocked and the check repeated.
+fn decide(
+    solver: &Solver,
+    enc: &super::encode::Encoded,
+    query: &Query<'_>,
+    backend: &SmtBackend,
+    deadline: Option<Instant>,
+    stats: &mut BackendStats,
+) -> Decision {
+    loop {
         let left = remaining(deadline);
         if left == Some(Duration::ZERO) {
-            break Verdict::Unknown { reason: "time limit reached".into() };
+            return Decision::Unknown("time limit reached".into());
         }
-        set_timeout(&solver, left);
+        set_timeout(solver, left);
         match solver.check() {
-            SatResult::Unsat => break Verdict::Verified,
+            SatResult::Unsat => return Decision::Unreachable,
             SatResult::Unknown => {
                 let why = solver.get_reason_unknown().unwrap_or_default();
                 let why = if why.is_empty() { "no reason given".to_string() } else { why };
-                break Verdict::Unknown { reason: format!("z3: {why}") };
+                return Decision::Unknown(format!("z3: {why}"));
             }
             SatResult::Sat => {
                 let Some(model) = solver.get_model() else {
-                    break Verdict::Unknown { reason: "z3 answered sat without a model".into() };
+                    return Decision::Unknown("z3 answered sat without a model".into());
                 };
                 let x: Option<Vec<i64>> = enc.inputs.iter().map(|(n, w)| read_int(&model, n, *w)).collect();
                 let Some(x) = x else {
-                    break Verdict::Unknown { reason: "could not read the inputs from z3's model".into() };
+                    return Decision::Unknown("could not read the inputs from z3's model".into());
                 };
                 if let Some(witness) = Witness::replay(query.net, query.spec, &x) {
-                    break Verdict::Falsified { witness };
+                    return Decision::Witness(witness);
                 }
                 if enc.exact {
-                    break Verdict::Unknown {
-                        reason: format!(
-                            "BUG: the exact {} encoding produced a counterexample {x:?} that replay rejects",
-                            enc.logic_name()
-                        ),
-                    };
+                    return Decision::Unknown(format!(
+                        "BUG: the exact {} encoding produced a counterexample {x:?} that replay rejects",
+                        enc.logic_name()
+                    ));
                 }
                 // The float band admitted a spurious point: exclude it and ask again.
                 stats.spurious_candidates += 1;
                 if stats.spurious_candidates > backend.max_candidates {
-                    break Verdict::Unknown {
-                        reason: format!(
-                            "{} spurious candidates from the float32 band of QF_LIA (use smt-bv for exact float32)",
-                            stats.spurious_candidates
-                        ),
-                    };
+                    return Decision::Unknown(format!(
+                        "{} spurious candidates from the float32 band of QF_LIA (use smt-bv for exact float32)",
+                        stats.spurious_candidates
+                    ));
                 }
                 let eqs: Vec<String> = enc
                     .inputs
@@ -129,13 +197,11 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
                     enc.inputs.iter().map(|(n, w)| format!("(declare-const {n} {})", th.sort(*w))).collect();
                 solver.from_string(format!("{decls}(assert (not (and true {})))", eqs.join(" ")));
                 if solver.get_assertions().len() != before + 1 {
-                    break Verdict::Unknown { reason: "BUG: z3 rejected a blocking clause".into() };
+                    return Decision::Unknown("BUG: z3 rejected a blocking clause".into());
                 }
             }
         }
-    };
-    stats.solve_seconds = t.elapsed().as_secs_f64();
-    (verdict, stats)
+    }
 }
 
 /// Evaluate a circuit of the encoder on constant inputs through Z3: declare `a_i` with the given
