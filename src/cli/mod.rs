@@ -180,6 +180,10 @@ struct VerifyArgs {
     /// Solver threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Memory limit of the SMT backends in MiB (Z3's process-wide `memory_max_size`; Z3 then
+    /// answers unknown with the reason). Not applied to HiGHS.
+    #[arg(long, value_name = "MIB")]
+    memory_mb: Option<u32>,
     #[arg(long)]
     json: bool,
     /// Also write a VNN-COMP result file: sat (with the counterexample), unsat, timeout, unknown
@@ -383,6 +387,9 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
             threads: a.threads.max(1),
         },
     };
+    if let Some(mb) = a.memory_mb {
+        quiver::backend::smt::set_memory_limit_mb(mb);
+    }
     let report = verify::verify(&net, &spec, &opts);
     print::report(&net, &spec, &a.model.model, &report, a.json);
     if let Some(p) = &a.vnncomp_result {

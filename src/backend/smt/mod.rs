@@ -17,6 +17,7 @@ pub use smt2::export_smt2;
 use super::{Backend, BackendOptions, BackendStats, Query};
 use crate::verify::Verdict;
 use serde::Serialize;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The SMT logic of an encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -39,12 +40,28 @@ impl std::str::FromStr for Logic {
     }
 }
 
+/// Z3's memory limit (MiB, 0: none) for SMT solves whose backend sets none itself.
+static MEMORY_LIMIT_MB: AtomicU32 = AtomicU32::new(0);
+
+/// Set Z3's memory limit (`memory_max_size`, MiB; 0: unlimited) for every later SMT solve in
+/// this process (`quiver verify --memory-mb`). Z3 counts all of its memory in the process
+/// (including the parsed query); the limit is applied during each `check`, which then ends
+/// `unknown` ("out of memory") and the solve `Unknown` with that reason.
+pub fn set_memory_limit_mb(mb: u32) {
+    MEMORY_LIMIT_MB.store(mb, Ordering::Relaxed);
+}
+
+/// The memory limit a solve with `backend` applies, if any.
+pub(crate) fn memory_limit_mb(backend: &SmtBackend) -> Option<u32> {
+    backend.memory_mb.or_else(|| Some(MEMORY_LIMIT_MB.load(Ordering::Relaxed)).filter(|&m| m > 0))
+}
+
 /// The Z3 backend for one logic.
 #[derive(Clone, Debug)]
 pub struct SmtBackend {
     pub logic: Logic,
-    /// Z3's global `memory_max_size` in MiB (`None`: Z3's default, unlimited). Global to the
-    /// process: the last backend to solve sets it.
+    /// Z3's `memory_max_size` in MiB during each check (`None`: the value of
+    /// [`set_memory_limit_mb`], by default unlimited). Z3's limit is process-wide.
     pub memory_mb: Option<u32>,
     /// QF_LIA with `Float32` rescales over-approximates; spurious candidates are blocked and the
     /// query re-solved at most this many times before giving up with `Unknown`.

@@ -64,9 +64,6 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
     stats.extra.insert("definitions".into(), enc.defined as f64);
     stats.extra.insert("max_bit_width".into(), f64::from(enc.max_width));
     stats.extra.insert("smt2_bytes".into(), enc.body.len() as f64);
-    if let Some(mb) = backend.memory_mb {
-        ::z3::set_global_param("memory_max_size", &mb.to_string());
-    }
     let t = Instant::now();
     // Per disjunct: the network is parsed once; each disjunct gets a fresh (non-incremental)
     // solver holding those assertions plus its own Boolean.
@@ -148,7 +145,19 @@ fn decide(
             return Decision::Unknown("time limit reached".into());
         }
         set_timeout(solver, left);
-        match solver.check() {
+        let result = match super::memory_limit_mb(backend) {
+            // The limit covers exactly the check, which turns running out into `unknown`. (Under
+            // the limit, other API calls — creating a context, reading assertions — return null,
+            // on which the `z3` crate panics.)
+            Some(mb) => {
+                ::z3::set_global_param("memory_max_size", &mb.to_string());
+                let r = solver.check();
+                ::z3::set_global_param("memory_max_size", "0");
+                r
+            }
+            None => solver.check(),
+        };
+        match result {
             SatResult::Unsat => return Decision::Unreachable,
             SatResult::Unknown => {
                 let why = solver.get_reason_unknown().unwrap_or_default();
