@@ -259,8 +259,11 @@ fn pool_output(win: super::geometry::Window, x: &TensorInfo, need_valid: bool) -
     Ok(TensorInfo { shape: vec![ch, oh, ow], quant: x.quant })
 }
 
+/// Per-output accumulator ranges `(lo, hi)` of a Dense/Conv layer.
+type AccRanges = Vec<(i64, i64)>;
+
 /// Check one layer against its input tensor; returns its output tensor and accumulator ranges.
-fn validate_layer(layer: &Layer, x: &TensorInfo) -> Res<(TensorInfo, Option<Vec<(i64, i64)>>)> {
+fn validate_layer(layer: &Layer, x: &TensorInfo) -> Res<(TensorInfo, Option<AccRanges>)> {
     Ok(match layer {
         Layer::Dense(d) => {
             let (t, a) = validate_dense(d, x)?;

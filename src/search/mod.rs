@@ -267,10 +267,10 @@ impl Ctx<'_> {
                 continue;
             }
             let gs = &gx[k * n..(k + 1) * n];
-            for i in 0..n {
-                let d = if gs[i] > 0.0 {
+            for (i, &g) in gs.iter().enumerate() {
+                let d = if g > 0.0 {
                     -self.step(s.step, i)
-                } else if gs[i] < 0.0 {
+                } else if g < 0.0 {
                     self.step(s.step, i)
                 } else {
                     0.0
