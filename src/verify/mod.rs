@@ -273,11 +273,20 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
         }
     }
 
+    let (verdict, disagreement) = combine(answers, &unknown_reasons);
+    Report { verdict, stages: timer.stages, stats, seconds: start.elapsed().as_secs_f64(), disagreement }
+}
+
+/// Combine the decided answers of the stages and backends (by procedure name) into the run's
+/// verdict. A `verified` next to a replayed `falsified` is never resolved: the verdict is
+/// `unknown` and the second value carries the soundness alarm (the CLI exits 3). Otherwise a
+/// witness wins, then `verified`, else `unknown` with the collected reasons.
+pub fn combine(mut answers: Vec<(String, Verdict)>, unknown_reasons: &[String]) -> (Verdict, Option<String>) {
     let verified: Vec<&str> =
         answers.iter().filter(|(_, v)| *v == Verdict::Verified).map(|(n, _)| n.as_str()).collect();
     let falsified: Vec<&str> =
         answers.iter().filter(|(_, v)| matches!(v, Verdict::Falsified { .. })).map(|(n, _)| n.as_str()).collect();
-    let (verdict, disagreement) = if !verified.is_empty() && !falsified.is_empty() {
+    if !verified.is_empty() && !falsified.is_empty() {
         let msg = format!(
             "SOUNDNESS ALARM: verified by {verified:?} but a replayed counterexample was found by {falsified:?}"
         );
@@ -289,6 +298,40 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
     } else {
         let reason = if unknown_reasons.is_empty() { "undecided".to_string() } else { unknown_reasons.join("; ") };
         (Verdict::Unknown { reason }, None)
-    };
-    Report { verdict, stages: timer.stages, stats, seconds: start.elapsed().as_secs_f64(), disagreement }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::robust::{robustness, Radius, TieRule};
+
+    /// A replayed witness: robustness of a class the bundled model does not predict at input 0.
+    fn witness() -> Witness {
+        let net = crate::bundled::model();
+        let x = crate::bundled::vectors().inputs[0].clone();
+        let predicted = crate::net::exec::argmax(&crate::net::exec::run(&net, &x).expect("runs"));
+        let spec = robustness(&net, &x, Radius::Integer(0), (predicted + 1) % 10, TieRule::AnyTieUnsafe).expect("spec");
+        Witness::replay(&net, &spec, &x).expect("the centre violates a wrong label")
+    }
+
+    #[test]
+    fn verified_next_to_a_replayed_witness_is_an_alarm_not_a_verdict() {
+        let answers =
+            vec![("bounds".to_string(), Verdict::Verified), ("milp".into(), Verdict::Falsified { witness: witness() })];
+        let (v, alarm) = combine(answers, &[]);
+        assert!(matches!(v, Verdict::Unknown { .. }), "{v:?}");
+        let alarm = alarm.expect("a soundness alarm");
+        assert!(alarm.contains("bounds") && alarm.contains("milp"), "{alarm}");
+    }
+
+    #[test]
+    fn unknown_next_to_a_decided_answer_is_no_disagreement() {
+        let (v, alarm) = combine(vec![("milp".into(), Verdict::Verified)], &["smt-bv: z3: timeout".into()]);
+        assert_eq!((v, alarm), (Verdict::Verified, None));
+        let (v, alarm) = combine(vec![("search".into(), Verdict::Falsified { witness: witness() })], &["x".into()]);
+        assert!(matches!(v, Verdict::Falsified { .. }) && alarm.is_none());
+        let (v, _) = combine(Vec::new(), &["a".into(), "b".into()]);
+        assert_eq!(v, Verdict::Unknown { reason: "a; b".into() });
+    }
 }
