@@ -419,6 +419,40 @@ fn idx_reader_on_synthetic_files() {
 }
 
 #[test]
+fn single_image_reader_agrees_with_the_whole_file_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("imgs.idx");
+    let body: Vec<u8> = (0..24).collect();
+    let good = idx_bytes([0, 0, 8, 3], &[2, 3, 4], &body);
+    for bytes in [good.clone(), gzip(&good)] {
+        std::fs::write(&p, &bytes).unwrap();
+        for i in 0..2 {
+            let (x, n) = idx::load_image(&p, i).unwrap();
+            assert_eq!((x, n), (idx::load_images(&p).unwrap().input(i).unwrap(), 2));
+        }
+        let msg = idx::load_image(&p, 2).expect_err("out of range").to_string();
+        assert!(msg.contains("imgs.idx") && msg.contains("out of range"), "{msg}");
+    }
+    // Bad headers and data cut before or inside the wanted image are errors, raw and gzipped.
+    for bad in [b"hello world".to_vec(), Vec::new(), idx_bytes([0, 0, 8, 1], &[3], &[7, 2, 1])] {
+        std::fs::write(&p, &bad).unwrap();
+        assert!(idx::load_image(&p, 0).expect_err("bad header").to_string().contains("imgs.idx"));
+    }
+    for len in 0..good.len() {
+        for bytes in [good[..len].to_vec(), gzip(&good[..len])] {
+            std::fs::write(&p, &bytes).unwrap();
+            assert!(idx::load_image(&p, 1).is_err(), "prefix of {len} bytes gave image 1");
+        }
+    }
+    let Some(root) = external() else { return };
+    let path = root.join("mnist-test-set/t10k-images-idx3-ubyte.gz");
+    let (images, _) = mnist(&root);
+    for i in [0, 1, 399, 2999, 9999] {
+        assert_eq!(idx::load_image(&path, i).unwrap(), (images.input(i).unwrap(), 10_000), "image {i}");
+    }
+}
+
+#[test]
 fn real_idx_files_truncated() {
     let Some(root) = external() else { return };
     let gz = std::fs::read(root.join("mnist-test-set/t10k-labels-idx1-ubyte.gz")).unwrap();

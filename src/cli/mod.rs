@@ -247,10 +247,7 @@ fn read_input(net: &Network, a: &InputArgs, labels: Option<&Path>) -> Result<(Ve
         };
         return Ok((x, label));
     }
-    let images = quiver::import::idx::load_images(path)?;
-    let x = images
-        .input(index)
-        .with_context(|| format!("{}: index {index} out of range ({} images)", path.display(), images.len()))?;
+    let (x, _) = quiver::import::idx::load_image(path, index)?;
     quiver::net::exec::check_input(net, &x).with_context(|| format!("{} image {index}", path.display()))?;
     let label = match labels {
         Some(lp) => {

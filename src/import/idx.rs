@@ -56,9 +56,9 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, ImportError> {
     }
 }
 
-/// Parse an IDX header with element type unsigned byte and `ndims` dimensions; returns the
-/// dimensions and the element bytes (exactly their product).
-fn parse(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec<usize>, Vec<u8>), ImportError> {
+/// Check the magic number and read the dimensions of an IDX header (unsigned bytes, `ndims`
+/// dimensions) at the start of `bytes`; returns the dimensions and their product.
+fn parse_header(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec<usize>, usize), ImportError> {
     if bytes.len() < 4 {
         return Err(bad(path, "file is shorter than the 4-byte magic number".into()));
     }
@@ -82,7 +82,14 @@ fn parse(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec<usize>
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| bad(path, format!("dimensions {dims:?} overflow")))?;
-    let body = &bytes[header..];
+    Ok((dims, n))
+}
+
+/// Parse an IDX header with element type unsigned byte and `ndims` dimensions; returns the
+/// dimensions and the element bytes (exactly their product).
+fn parse(path: &Path, bytes: &[u8], ndims: u8, what: &str) -> Result<(Vec<usize>, Vec<u8>), ImportError> {
+    let (dims, n) = parse_header(path, bytes, ndims, what)?;
+    let body = &bytes[4 + 4 * usize::from(ndims)..];
     if body.len() != n {
         return Err(bad(
             path,
@@ -106,6 +113,38 @@ pub fn load_images(path: &Path) -> Result<Images, ImportError> {
         return Err(bad(path, format!("empty images ({rows}×{cols})")));
     }
     Ok(Images { rows, cols, data: body.chunks_exact(size).map(<[u8]>::to_vec).collect() })
+}
+
+/// Read only image `index` of an IDX3 image file, gzipped or not: the header is checked as in
+/// [`load_images`] and decompression stops after the image (a verification run needs one image;
+/// decoding all 10,000 MNIST test images cost most of a run's start-up). Returns the image as
+/// network input values and the number of images the header declares. Trailing or missing data
+/// after the image is not checked here ([`load_images`] checks the whole file).
+pub fn load_image(path: &Path, index: usize) -> Result<(Vec<i64>, usize), ImportError> {
+    let io = |source| ImportError::Io { path: path.to_path_buf(), source };
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let gz = std::io::BufRead::fill_buf(&mut file).map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    let mut r: Box<dyn Read> = if gz { Box::new(GzDecoder::new(file)) } else { Box::new(file) };
+    let corrupt = |e: std::io::Error| bad(path, format!("cannot read the image data (corrupt or truncated?): {e}"));
+    let mut header = Vec::with_capacity(16);
+    r.by_ref().take(16).read_to_end(&mut header).map_err(corrupt)?;
+    let (dims, _) = parse_header(path, &header, 3, "images")?;
+    let (count, size) = (dims[0], dims[1] * dims[2]);
+    if size == 0 {
+        return Err(bad(path, format!("empty images ({}×{})", dims[1], dims[2])));
+    }
+    if index >= count {
+        return Err(bad(path, format!("index {index} out of range ({count} images)")));
+    }
+    let skip = (index as u64).checked_mul(size as u64).filter(|&n| n <= MAX_BYTES);
+    let skip = skip.ok_or_else(|| bad(path, format!("image {index} lies beyond {MAX_BYTES} bytes")))?;
+    let skipped = std::io::copy(&mut r.by_ref().take(skip), &mut std::io::sink()).map_err(corrupt)?;
+    let mut img = vec![0u8; size];
+    if skipped < skip {
+        return Err(bad(path, format!("truncated data: image {index} is missing")));
+    }
+    r.read_exact(&mut img).map_err(|_| bad(path, format!("truncated data: image {index} is incomplete")))?;
+    Ok((img.into_iter().map(i64::from).collect(), count))
 }
 
 /// Read an IDX1 label file (`[count]` unsigned bytes), gzipped or not.
