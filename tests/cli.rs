@@ -2,20 +2,9 @@
 //! error paths (one-line message, the documented exit code, no panic).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const VERIFIED: i32 = 0;
-const ERROR: i32 = 2;
-const FALSIFIED: i32 = 10;
-const UNKNOWN: i32 = 20;
-
-fn quiver(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quiver")).args(args).output().expect("run quiver")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
+mod common;
+use common::{code, quiver, ERROR, FALSIFIED, UNKNOWN, VERIFIED};
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -12,20 +12,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+mod common;
+use common::{code, quiver, FALSIFIED, UNKNOWN, VERIFIED};
 use std::process::{Command, Output};
 use std::time::Instant;
-
-const VERIFIED: i32 = 0;
-const FALSIFIED: i32 = 10;
-const UNKNOWN: i32 = 20;
-
-fn quiver(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quiver")).args(args).output().expect("run quiver")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
 
 fn text(o: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
