@@ -372,12 +372,16 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// An IDX3 file of two 3×4 images with pixels 0..24.
+fn two_images() -> Vec<u8> {
+    idx_bytes([0, 0, 8, 3], &[2, 3, 4], &(0..24).collect::<Vec<u8>>())
+}
+
 #[test]
 fn idx_reader_on_synthetic_files() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("imgs.idx");
-    let body: Vec<u8> = (0..24).collect();
-    let good = idx_bytes([0, 0, 8, 3], &[2, 3, 4], &body);
+    let good = two_images();
     for bytes in [good.clone(), gzip(&good)] {
         std::fs::write(&p, &bytes).unwrap();
         let im = idx::load_images(&p).unwrap();
@@ -400,7 +404,7 @@ fn idx_reader_on_synthetic_files() {
     // Labels given as images and vice versa, wrong element type, garbage.
     assert!(err(&labels, true).contains("bad magic"));
     assert!(err(&good, false).contains("bad magic"));
-    assert!(err(&idx_bytes([0, 0, 0x0d, 3], &[2, 3, 4], &body), true).contains("bad magic"));
+    assert!(err(&idx_bytes([0, 0, 0x0d, 3], &[2, 3, 4], &(0..24).collect::<Vec<u8>>()), true).contains("bad magic"));
     assert!(err(b"hello world", true).contains("bad magic"));
     assert!(err(&[], true).contains("shorter"));
     // Truncation at every length, raw and gzipped (gzip truncation is caught by the decoder).
@@ -422,8 +426,7 @@ fn idx_reader_on_synthetic_files() {
 fn single_image_reader_agrees_with_the_whole_file_reader() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("imgs.idx");
-    let body: Vec<u8> = (0..24).collect();
-    let good = idx_bytes([0, 0, 8, 3], &[2, 3, 4], &body);
+    let good = two_images();
     for bytes in [good.clone(), gzip(&good)] {
         std::fs::write(&p, &bytes).unwrap();
         for i in 0..2 {
