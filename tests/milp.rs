@@ -15,8 +15,9 @@ use quiver::verify::Verdict;
 use rand::SeedableRng;
 use std::time::Duration;
 
-fn opts() -> BackendOptions {
-    BackendOptions { time_limit: Some(Duration::from_secs(120)), threads: 1 }
+/// Backend options; `threads > 1` solves the disjuncts' sub-MILPs concurrently.
+fn opts(threads: usize) -> BackendOptions {
+    BackendOptions { time_limit: Some(Duration::from_secs(120)), threads }
 }
 
 fn is_time_limit(v: &Verdict) -> bool {
@@ -24,10 +25,12 @@ fn is_time_limit(v: &Verdict) -> bool {
 }
 
 /// Run the backend and check the verdict against enumeration. Returns 1 for a time-limit unknown.
+/// Odd cases run the disjuncts on two threads (concurrent HiGHS instances, interrupted once one
+/// finds a witness), even cases on one.
 fn check_against_enumeration(net: &Network, spec: &Spec, method: Method, case: usize) -> usize {
     let analysis = bounds::analyze(net, spec, method);
     let query = Query { net, spec, bounds: &analysis.bounds };
-    let (verdict, stats) = Milp.solve(&query, &opts());
+    let (verdict, stats) = Milp.solve(&query, &opts(1 + case % 2));
     let truth = testgen::enumerate_violation(net, spec);
     match (&verdict, &truth) {
         (Verdict::Verified, None) => {}
@@ -104,7 +107,7 @@ fn check_exact_scalar(net: &Network) -> usize {
             // Bounds over the whole type: the neuron stays open, so the rows decide.
             let b = bounds::compute(net, &InputBox { lo: vec![t.min()], hi: vec![t.max()] }, Method::Interval);
             let query = Query { net, spec: &spec, bounds: &b };
-            let (verdict, _) = Milp.solve(&query, &opts());
+            let (verdict, _) = Milp.solve(&query, &opts(1));
             match (&verdict, unsafe_expected) {
                 (Verdict::Verified, false) | (Verdict::Falsified { .. }, true) => {}
                 _ => panic!("x = {x}, runtime y = {v}, spec {:?}: {verdict:?} for {net:?}", spec.unsafe_dnf),
@@ -212,7 +215,8 @@ fn bundled_model_matches_enumeration_on_pixel_boxes() {
                 let spec = Spec { input, unsafe_dnf, description: "pixels".into() };
                 let analysis = bounds::analyze(&net, &spec, Method::Interval);
                 let query = Query { net: &net, spec: &spec, bounds: &analysis.bounds };
-                let (verdict, _) = Milp.solve(&query, &opts());
+                let threads = if tie == TieRule::FirstIndex { 2 } else { 1 };
+                let (verdict, _) = Milp.solve(&query, &opts(threads));
                 let truth = testgen::enumerate_violation(&net, &spec);
                 match (&verdict, &truth) {
                     (Verdict::Verified, None) => safe += 1,
@@ -252,8 +256,8 @@ fn exports_reread_by_highs_give_the_same_answer() {
         let analysis = bounds::analyze(net, spec, Method::Interval);
         let query = Query { net, spec, bounds: &analysis.bounds };
         let enc = encode(&query, &EncodeOptions::default()).expect("encodes");
-        let direct = highs::solve(&enc.model, Some(60.0), 1).outcome;
-        let (verdict, _) = Milp.solve(&query, &opts());
+        let direct = highs::solve(&enc.model, Some(60.0), 1, None).outcome;
+        let (verdict, _) = Milp.solve(&query, &opts(1));
         if enc.bands.is_empty() {
             // Without bands the model is exact: feasible ⟺ falsified.
             let want = if matches!(verdict, Verdict::Verified) { "infeasible" } else { "feasible" };

@@ -22,7 +22,8 @@ use std::time::Duration;
 pub struct BackendOptions {
     /// Wall-clock limit for the backend's solve (`None`: no limit).
     pub time_limit: Option<Duration>,
-    /// Solver threads.
+    /// Threads: the MILP backend's concurrent sub-MILPs (one HiGHS thread each when more than
+    /// one). The SMT backends ignore it.
     pub threads: usize,
 }
 

@@ -177,7 +177,9 @@ struct VerifyArgs {
     /// Time limit of each complete backend, in seconds.
     #[arg(long)]
     timeout: Option<f64>,
-    /// Solver threads.
+    /// Threads (0 = all cores): the MILP backend solves up to this many disjuncts' sub-MILPs at
+    /// once (one HiGHS thread each; the first witness stops the others), the search runs its
+    /// restarts on this many threads (the SMT backends use one).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Memory limit of the SMT backends in MiB (Z3's process-wide `memory_max_size`; Z3 then
@@ -368,9 +370,14 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
             );
         }
     }
+    let threads = match a.threads {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
     let search = (a.search == "on").then(|| SearchOptions {
         budget: std::time::Duration::from_secs_f64(a.search_budget),
         seed: a.seed,
+        threads,
         ..SearchOptions::default()
     });
     let opts = Options {
@@ -379,10 +386,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
         search,
         backends,
         crosscheck: a.crosscheck,
-        backend_options: BackendOptions {
-            time_limit: a.timeout.map(std::time::Duration::from_secs_f64),
-            threads: a.threads.max(1),
-        },
+        backend_options: BackendOptions { time_limit: a.timeout.map(std::time::Duration::from_secs_f64), threads },
     };
     if let Some(mb) = a.memory_mb {
         quiver::backend::smt::set_memory_limit_mb(mb);

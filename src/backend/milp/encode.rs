@@ -114,6 +114,12 @@ pub struct EncodeOptions {
     /// whose integrality rarely matters; a candidate that does not replay after rounding its
     /// inputs is refined by solving again with integer inputs.
     pub relax_inputs: bool,
+    /// Declare every general integer variable other than the inputs (accumulators, rounding
+    /// quotients, clamp outputs) continuous; binaries stay binary. Also a relaxation: what is
+    /// left is a real-valued network with a ±1/2 band per rounding, so `Infeasible` still proves
+    /// the disjunct unreachable, and the solver no longer branches on a few hundred general
+    /// integers. Measured on QVIP's 784-64-32-10 network: 3x fewer seconds to infeasibility.
+    pub relax_integers: bool,
     /// With a single disjunct, minimise the sum of its atoms' left-hand sides (an objective only;
     /// the feasible set is the same).
     pub guide: bool,
@@ -208,7 +214,8 @@ impl<'a> Enc<'a> {
     }
 
     fn int_var(&mut self, role: &str, lo: i128, hi: i128) -> Lin {
-        Lin::var(self.m.var(role, VarKind::Integer, f(lo), f(hi)))
+        let kind = if self.opts.relax_integers { VarKind::Continuous } else { VarKind::Integer };
+        Lin::var(self.m.var(role, kind, f(lo), f(hi)))
     }
 
     fn bin_var(&mut self, role: &str, kind: &str) -> usize {

@@ -5,9 +5,10 @@
 
 use super::model::{MilpModel, Sense, VarKind};
 use highs::{RowProblem, Sense as Objective};
+use std::cell::Cell;
 use std::ffi::CString;
-use std::os::raw::c_void;
-use std::sync::{Mutex, OnceLock};
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Feasibility tolerances passed to HiGHS. They only matter for candidates (which are replayed);
 /// the encoding keeps every true execution strictly feasible (see `encodings/milp.md`).
@@ -33,11 +34,43 @@ pub struct Run {
     pub threads: usize,
 }
 
-/// HiGHS runs one thread scheduler per process: the first solve fixes its size and a later
-/// solve asking for another size would fail, so every solve uses the first size.
-static THREADS: OnceLock<usize> = OnceLock::new();
-/// One HiGHS run at a time per process (the scheduler is process-wide).
-static SOLVER: Mutex<()> = Mutex::new(());
+thread_local! {
+    /// HiGHS (since 1.2) keeps one task scheduler per calling thread: the first solve on a thread
+    /// fixes its size and a later solve there asking for another size would fail, so every solve
+    /// on a thread uses that thread's first size. Solves on different threads are independent,
+    /// which is what lets the MILP backend run sub-MILPs concurrently.
+    static THREADS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The scheduler size for a solve on this thread (the first request wins).
+fn thread_size(requested: usize) -> usize {
+    THREADS.with(|t| {
+        if t.get() == 0 {
+            t.set(requested.max(1));
+        }
+        t.get()
+    })
+}
+
+/// HiGHS's interrupt callback: asks the MIP solver to stop once `data` (an [`AtomicBool`]) is set.
+extern "C" fn interrupt_callback(
+    kind: c_int,
+    _message: *const c_char,
+    _out: *const highs_sys::HighsCallbackDataOut,
+    data_in: *mut highs_sys::HighsCallbackDataIn,
+    data: *mut c_void,
+) {
+    if kind != highs_sys::kHighsCallbackMipInterrupt as c_int || data.is_null() || data_in.is_null() {
+        return;
+    }
+    // SAFETY: `data` is the `&AtomicBool` registered in `solve`, alive for the whole run, and
+    // `data_in` is HiGHS's input block for this callback.
+    unsafe {
+        if (*(data as *const AtomicBool)).load(Ordering::Relaxed) {
+            (*data_in).user_interrupt = 1;
+        }
+    }
+}
 
 /// Map a raw HiGHS model status. Named explicitly so that a status added by a future HiGHS
 /// falls into `Other`, never into `Infeasible`.
@@ -67,8 +100,9 @@ fn status_name(s: i32) -> &'static str {
     }
 }
 
-/// Solve a model with HiGHS (quiet), reading the raw status and the primal solution.
-pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize) -> Run {
+/// Solve a model with HiGHS (quiet), reading the raw status and the primal solution. Setting
+/// `stop` interrupts the run (status "interrupted").
+pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: Option<&AtomicBool>) -> Run {
     let mut p = RowProblem::default();
     let cols: Vec<_> = model
         .vars
@@ -89,7 +123,7 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize) -> Run 
             Sense::Ge => p.add_row(r.rhs.., terms),
         }
     }
-    let threads = *THREADS.get_or_init(|| threads.max(1));
+    let threads = thread_size(threads);
     let mut m = match p.try_optimise(Objective::Minimise) {
         Ok(m) => m,
         Err(e) => {
@@ -120,9 +154,24 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize) -> Run 
             threads,
         };
     }
-    let guard = SOLVER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(flag) = stop {
+        let data = flag as *const AtomicBool as *mut c_void;
+        // SAFETY: `m` owns a live Highs instance; `flag` outlives the solve below, the only time
+        // HiGHS calls the callback.
+        let ok = unsafe {
+            highs_sys::Highs_setCallback(m.as_mut_ptr(), Some(interrupt_callback), data) == highs_sys::STATUS_OK
+                && highs_sys::Highs_startCallback(m.as_mut_ptr(), highs_sys::kHighsCallbackMipInterrupt)
+                    == highs_sys::STATUS_OK
+        };
+        if !ok {
+            return Run {
+                outcome: Outcome::Other("HiGHS refused the interrupt callback".into()),
+                nodes: None,
+                threads,
+            };
+        }
+    }
     let solved = m.try_solve();
-    drop(guard);
     let solved = match solved {
         Ok(s) => s,
         Err(e) => return Run { outcome: Outcome::Other(format!("HiGHS run failed: {e:?}")), nodes: None, threads },
@@ -176,8 +225,7 @@ pub fn solve_file(path: &std::path::Path, time_limit: Option<f64>) -> Outcome {
     if let Some(t) = time_limit {
         let _ = m.try_set_option("time_limit", t);
     }
-    let _ = m.try_set_option("threads", *THREADS.get_or_init(|| 1) as i32);
-    let _guard = SOLVER.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = m.try_set_option("threads", thread_size(1) as i32);
     match m.try_solve() {
         Ok(solved) => match raw_status(solved.as_ptr()).0 {
             highs_sys::MODEL_STATUS_INFEASIBLE => Outcome::Infeasible,

@@ -14,6 +14,12 @@
 //! spurious candidate first makes the inputs integer again, then makes the band neurons it
 //! misuses exact (step encoding), and the disjunct is solved again, up to [`MAX_ROUNDS`];
 //! anything else → `Unknown` (after the other disjuncts had their chance to yield a witness).
+//!
+//! Each disjunct starts with a stronger relaxation: every general integer (accumulators,
+//! rounding quotients, clamp outputs) continuous, binaries kept ([`EncodeOptions::relax_integers`]),
+//! with [`RELAXED_SHARE`] of the remaining time; a spurious point or a timeout there falls back
+//! to the integer model. With `threads > 1` the disjuncts are solved concurrently, one HiGHS
+//! instance per thread, and the first replayed witness interrupts the others.
 //! The argument for soundness under floating-point tolerances is in `encodings/milp.md`.
 
 pub mod encode;
@@ -27,6 +33,9 @@ pub use export::{export_lp, export_mps, write_lp, write_mps};
 use super::{Backend, BackendOptions, BackendStats, Query};
 use crate::spec::Spec;
 use crate::verify::{Verdict, Witness};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Most refinement rounds after spurious candidates before giving up with `Unknown`.
@@ -53,7 +62,8 @@ impl Backend for MilpWhole {
         let mut stats = BackendStats::default();
         let mut rounds = 0usize;
         let mut eopts = EncodeOptions::default();
-        let verdict = match Milp.solve_one(query, query, &mut eopts, opts, start, &mut stats, &mut rounds) {
+        let ctx = Ctx { opts, threads: opts.threads, start, stop: None };
+        let verdict = match Milp.solve_one(query, query, &mut eopts, &ctx, &mut stats, &mut rounds) {
             Decision::Unreachable => Verdict::Verified,
             Decision::Witness(w) => Verdict::Falsified { witness: w },
             Decision::Unknown(reason) => Verdict::Unknown { reason },
@@ -75,31 +85,44 @@ impl Backend for Milp {
 
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
         let start = Instant::now();
-        let mut stats = BackendStats::default();
-        let mut rounds = 0usize;
-        let mut unknowns: Vec<String> = Vec::new();
-        // Band neurons made exact stay exact for the later disjuncts.
-        let mut exact = std::collections::BTreeSet::new();
         let disjuncts = query.spec.unsafe_dnf.len();
+        let workers = opts.threads.max(1).min(disjuncts.max(1));
+        // With one worker HiGHS gets the threads; with several, each sub-MILP runs on one.
+        let highs_threads = if workers > 1 { 1 } else { opts.threads };
+        let shared = Shared {
+            next: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            exact: Mutex::new(BTreeSet::new()),
+            decisions: Mutex::new(vec![None; disjuncts]),
+            stats: Mutex::new((BackendStats::default(), 0)),
+        };
+        let work = || self.worker(query, opts, highs_threads, start, &shared);
+        if workers > 1 {
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(work);
+                }
+            });
+        } else {
+            work();
+        }
+        let decisions = shared.decisions.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (mut stats, rounds) = shared.stats.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The lowest-index witness, else every disjunct unreachable, else the reasons.
+        let mut unknowns = Vec::new();
         let mut verdict = None;
-        for k in 0..disjuncts {
-            let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
-            let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
-            let mut eopts = EncodeOptions { exact: std::mem::take(&mut exact), relax_inputs: true, guide: true };
-            match self.solve_one(&subquery, query, &mut eopts, opts, start, &mut stats, &mut rounds) {
-                Decision::Unreachable => {}
-                Decision::Witness(w) => {
+        for (k, d) in decisions.into_iter().enumerate() {
+            match d {
+                Some(Decision::Witness(w)) => {
                     verdict = Some(Verdict::Falsified { witness: w });
                     break;
                 }
-                Decision::Unknown(reason) => {
-                    unknowns.push(if disjuncts > 1 { format!("disjunct {k}: {reason}") } else { reason });
-                    if out_of_time(opts, start) {
-                        break;
-                    }
+                Some(Decision::Unreachable) => {}
+                Some(Decision::Unknown(reason)) => {
+                    unknowns.push(if disjuncts > 1 { format!("disjunct {k}: {reason}") } else { reason })
                 }
+                None => unknowns.push(format!("disjunct {k}: not attempted (time limit reached)")),
             }
-            exact = eopts.exact;
         }
         let verdict = verdict.unwrap_or_else(|| {
             if unknowns.is_empty() {
@@ -110,7 +133,72 @@ impl Backend for Milp {
         });
         stats.extra.insert("rounds".into(), rounds as f64);
         stats.extra.insert("subproblems".into(), disjuncts as f64);
+        stats.extra.insert("workers".into(), workers as f64);
         (verdict, stats)
+    }
+}
+
+/// State shared by the workers of [`Milp`]: they take disjuncts in order from `next`.
+struct Shared {
+    next: AtomicUsize,
+    /// Set once a witness is found (or the time is up): other workers stop.
+    stop: AtomicBool,
+    /// Band neurons made exact stay exact for the disjuncts taken later.
+    exact: Mutex<BTreeSet<(usize, usize)>>,
+    decisions: Mutex<Vec<Option<Decision>>>,
+    stats: Mutex<(BackendStats, usize)>,
+}
+
+impl Milp {
+    fn worker(&self, query: &Query<'_>, opts: &BackendOptions, threads: usize, start: Instant, shared: &Shared) {
+        let lock = |m: &Mutex<BTreeSet<(usize, usize)>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        loop {
+            let k = shared.next.fetch_add(1, Ordering::SeqCst);
+            if k >= query.spec.unsafe_dnf.len() || shared.stop.load(Ordering::SeqCst) || out_of_time(opts, start) {
+                return;
+            }
+            let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
+            let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
+            let mut eopts =
+                EncodeOptions { exact: lock(&shared.exact), relax_inputs: true, relax_integers: true, guide: true };
+            let mut stats = BackendStats::default();
+            let mut rounds = 0usize;
+            let ctx = Ctx { opts, threads, start, stop: Some(&shared.stop) };
+            let d = self.solve_one(&subquery, query, &mut eopts, &ctx, &mut stats, &mut rounds);
+            if matches!(d, Decision::Witness(_)) {
+                shared.stop.store(true, Ordering::SeqCst);
+            }
+            shared.exact.lock().unwrap_or_else(|e| e.into_inner()).extend(eopts.exact);
+            {
+                let mut g = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+                merge_stats(&mut g.0, stats);
+                g.1 += rounds;
+            }
+            // An interrupted disjunct (another found a witness) is left unattempted.
+            if !(matches!(&d, Decision::Unknown(r) if r == INTERRUPTED)) {
+                shared.decisions.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(d);
+            }
+        }
+    }
+}
+
+/// Fold one sub-MILP's statistics into the backend's: sizes of the largest, times and nodes summed.
+fn merge_stats(into: &mut BackendStats, s: BackendStats) {
+    if s.variables >= into.variables {
+        into.variables = s.variables;
+        into.binaries = s.binaries;
+        into.constraints = s.constraints;
+    }
+    let larger = s.variables >= into.variables;
+    into.encode_seconds += s.encode_seconds;
+    into.solve_seconds += s.solve_seconds;
+    into.spurious_candidates += s.spurious_candidates;
+    into.nodes = match (into.nodes, s.nodes) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    if larger {
+        into.extra.extend(s.extra);
     }
 }
 
@@ -145,10 +233,27 @@ fn replay_roundings(q: &Query<'_>, x: &[f64], relaxed: bool) -> Option<Witness> 
 pub const ROUNDING_TRIES: usize = 256;
 
 /// How one disjunct's sub-MILP ended.
+#[derive(Clone)]
 enum Decision {
     Unreachable,
     Witness(Witness),
     Unknown(String),
+}
+
+/// The reason HiGHS gives for a run stopped through [`Ctx::stop`].
+const INTERRUPTED: &str = "HiGHS status: interrupted";
+
+/// Share of the remaining time given to the first, fully relaxed tier of a disjunct
+/// ([`EncodeOptions::relax_integers`]); a timeout there hands the rest to the exact tiers.
+pub const RELAXED_SHARE: f64 = 0.5;
+
+/// What a sub-MILP solve needs besides the query.
+struct Ctx<'a> {
+    opts: &'a BackendOptions,
+    /// HiGHS threads of each run.
+    threads: usize,
+    start: Instant,
+    stop: Option<&'a AtomicBool>,
 }
 
 /// Whether the time budget is used up.
@@ -159,17 +264,16 @@ fn out_of_time(opts: &BackendOptions, start: Instant) -> bool {
 impl Milp {
     /// Decide one disjunct (`sub`), refining spurious candidates; witnesses are replayed against
     /// the whole query's spec. Sizes in `stats` are those of the largest sub-MILP.
-    #[allow(clippy::too_many_arguments)]
     fn solve_one(
         &self,
         sub: &Query<'_>,
         whole: &Query<'_>,
         eopts: &mut EncodeOptions,
-        opts: &BackendOptions,
-        start: Instant,
+        ctx: &Ctx<'_>,
         stats: &mut BackendStats,
         rounds: &mut usize,
     ) -> Decision {
+        let (opts, start) = (ctx.opts, ctx.start);
         loop {
             *rounds += 1;
             let t = Instant::now();
@@ -196,8 +300,11 @@ impl Milp {
                 }
                 None => None,
             };
+            // The relaxed tier may not take all the time: the exact one must get its chance.
+            let relaxed = eopts.relax_integers;
+            let limit = if relaxed { remaining.map(|r| r * RELAXED_SHARE) } else { remaining };
             let t = Instant::now();
-            let run = highs::solve(&enc.model, remaining, opts.threads);
+            let run = highs::solve(&enc.model, limit, ctx.threads, ctx.stop);
             stats.solve_seconds += t.elapsed().as_secs_f64();
             stats.nodes = match (stats.nodes, run.nodes) {
                 (Some(a), Some(b)) => Some(a + b),
@@ -206,6 +313,12 @@ impl Milp {
             stats.extra.insert("threads".into(), run.threads as f64);
             let x = match run.outcome {
                 highs::Outcome::Infeasible => return Decision::Unreachable,
+                highs::Outcome::Other(s) if s == INTERRUPTED => return Decision::Unknown(s),
+                highs::Outcome::Other(_) if relaxed => {
+                    // Out of its share of time (or any other trouble): solve exactly.
+                    eopts.relax_integers = false;
+                    continue;
+                }
                 highs::Outcome::Other(s) => return Decision::Unknown(s),
                 highs::Outcome::Solution(x) => x,
             };
@@ -216,6 +329,11 @@ impl Milp {
             stats.spurious_candidates += 1;
             if *rounds >= MAX_ROUNDS {
                 return Decision::Unknown(format!("{rounds} refinement rounds without a decision"));
+            }
+            if eopts.relax_integers {
+                // The real-valued relaxation admitted a point no integer execution matches.
+                eopts.relax_integers = false;
+                continue;
             }
             if eopts.relax_inputs {
                 // The relaxation admitted fractional inputs: solve this disjunct exactly.
