@@ -290,3 +290,38 @@ fn registered_by_name() {
     assert_eq!(b.name(), "milp");
     let _ = milp::MAX_ROUNDS;
 }
+
+/// A market-split instance (Cornuéjols–Dawande): `m` equality rows over `n` binaries with random
+/// coefficients in 0..100 and right-hand sides half the row sums. Tiny, yet hard for
+/// branch-and-bound, so HiGHS is still searching when the interrupt flag is read.
+fn market_split(m: usize, n: usize, seed: u64) -> milp::model::MilpModel {
+    use milp::model::{MilpModel, Sense, VarKind};
+    use rand::Rng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut model = MilpModel::default();
+    let x: Vec<usize> = (0..n).map(|_| model.var("x", VarKind::Binary, 0.0, 1.0)).collect();
+    for _ in 0..m {
+        let a: Vec<f64> = (0..n).map(|_| rng.gen_range(0..100) as f64).collect();
+        let rhs = (a.iter().sum::<f64>() / 2.0).floor();
+        let terms: Vec<(usize, f64)> = x.iter().copied().zip(a).collect();
+        model.row("split_le", terms.clone(), Sense::Le, rhs);
+        model.row("split_ge", terms, Sense::Ge, rhs);
+    }
+    model
+}
+
+#[test]
+fn a_set_stop_flag_interrupts_highs() {
+    use std::sync::atomic::AtomicBool;
+    let model = market_split(4, 40, 7);
+    // Without the flag the instance outlasts a short time limit (so the check below means
+    // something) ...
+    let free = highs::solve(&model, Some(1.0), 1, None).outcome;
+    assert_eq!(free, highs::Outcome::Other("HiGHS status: time limit reached".into()), "instance too easy");
+    // ... with the flag set, HiGHS stops at its first interrupt check, long before 30 s.
+    let stop = AtomicBool::new(true);
+    let t = std::time::Instant::now();
+    let run = highs::solve(&model, Some(30.0), 1, Some(&stop)).outcome;
+    assert_eq!(run, highs::Outcome::Other("HiGHS status: interrupted".into()));
+    assert!(t.elapsed() < Duration::from_secs(10), "interrupt took {:?}", t.elapsed());
+}
