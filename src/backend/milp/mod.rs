@@ -141,7 +141,8 @@ impl Backend for Milp {
 /// State shared by the workers of [`Milp`]: they take disjuncts in order from `next`.
 struct Shared {
     next: AtomicUsize,
-    /// Set once a witness is found (or the time is up): other workers stop.
+    /// Set once a witness is replayed: the other workers' HiGHS runs are interrupted and no
+    /// further disjunct is taken.
     stop: AtomicBool,
     /// Band neurons made exact stay exact for the disjuncts taken later.
     exact: Mutex<BTreeSet<(usize, usize)>>,
@@ -184,12 +185,12 @@ impl Milp {
 
 /// Fold one sub-MILP's statistics into the backend's: sizes of the largest, times and nodes summed.
 fn merge_stats(into: &mut BackendStats, s: BackendStats) {
-    if s.variables >= into.variables {
+    let larger = s.variables >= into.variables;
+    if larger {
         into.variables = s.variables;
         into.binaries = s.binaries;
         into.constraints = s.constraints;
     }
-    let larger = s.variables >= into.variables;
     into.encode_seconds += s.encode_seconds;
     into.solve_seconds += s.solve_seconds;
     into.spurious_candidates += s.spurious_candidates;
