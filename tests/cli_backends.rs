@@ -17,6 +17,14 @@ use common::{code, quiver, FALSIFIED, UNKNOWN, VERIFIED};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+/// `quiver verify @bundled --robust --dataset @bundled --index 0 --eps 1` followed by `extra`:
+/// the bundled model's first test image at ε = 1, which symbolic bounds verify.
+fn bundled_eps1(extra: &[&str]) -> Output {
+    let mut args = vec!["verify", "@bundled", "--robust", "--dataset", "@bundled", "--index", "0", "--eps", "1"];
+    args.extend_from_slice(extra);
+    quiver(&args)
+}
+
 fn text(o: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
@@ -266,23 +274,7 @@ fn exported_smt2_answered_by_z3_binary() {
 #[test]
 fn bundled_crosscheck_unknown_is_not_a_disagreement() {
     let t = Instant::now();
-    let o = quiver(&[
-        "verify",
-        "@bundled",
-        "--robust",
-        "--dataset",
-        "@bundled",
-        "--index",
-        "0",
-        "--eps",
-        "1",
-        "--backend",
-        "smt-bv,smt-lia",
-        "--crosscheck",
-        "--timeout",
-        "2",
-        "--json",
-    ]);
+    let o = bundled_eps1(&["--backend", "smt-bv,smt-lia", "--crosscheck", "--timeout", "2", "--json"]);
     let wall = t.elapsed().as_secs_f64();
     assert_eq!(code(&o), VERIFIED, "{}", text(&o));
     let v = json(&o);
@@ -309,25 +301,7 @@ fn bundled_crosscheck_unknown_is_not_a_disagreement() {
 /// answer unknown with the reason (no crash); the pipeline goes on (bounds verified it).
 #[test]
 fn memory_limit_gives_unknown_with_reason() {
-    let o = quiver(&[
-        "verify",
-        "@bundled",
-        "--robust",
-        "--dataset",
-        "@bundled",
-        "--index",
-        "0",
-        "--eps",
-        "1",
-        "--backend",
-        "smt-bv",
-        "--crosscheck",
-        "--timeout",
-        "60",
-        "--memory-mb",
-        "8",
-        "--json",
-    ]);
+    let o = bundled_eps1(&["--backend", "smt-bv", "--crosscheck", "--timeout", "60", "--memory-mb", "8", "--json"]);
     assert_eq!(code(&o), VERIFIED, "{}", text(&o));
     let v = json(&o);
     assert_eq!(v["stats"]["backends"][0]["verdict"], "unknown", "{v}");
@@ -335,26 +309,8 @@ fn memory_limit_gives_unknown_with_reason() {
     assert!(stage["outcome"].as_str().unwrap().contains("memory"), "{stage}");
 
     // Without bounds to fall back on, the verdict is unknown (exit 20) and says why.
-    let o = quiver(&[
-        "verify",
-        "@bundled",
-        "--robust",
-        "--dataset",
-        "@bundled",
-        "--index",
-        "0",
-        "--eps",
-        "1",
-        "--no-probe",
-        "--search",
-        "off",
-        "--bounds",
-        "none",
-        "--backend",
-        "smt-bv",
-        "--memory-mb",
-        "8",
-    ]);
+    let o =
+        bundled_eps1(&["--no-probe", "--search", "off", "--bounds", "none", "--backend", "smt-bv", "--memory-mb", "8"]);
     assert_eq!(code(&o), UNKNOWN, "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("memory"), "{}", text(&o));
 }
@@ -362,19 +318,7 @@ fn memory_limit_gives_unknown_with_reason() {
 /// An unknown backend name is a usage error (exit 2) that lists the available ones.
 #[test]
 fn unknown_backend_is_a_usage_error() {
-    let o = quiver(&[
-        "verify",
-        "@bundled",
-        "--robust",
-        "--dataset",
-        "@bundled",
-        "--index",
-        "0",
-        "--eps",
-        "1",
-        "--backend",
-        "smt",
-    ]);
+    let o = bundled_eps1(&["--backend", "smt"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("smt-bv") && e.contains("smt-lia") && e.contains("milp"), "{e}");

@@ -150,9 +150,16 @@ struct Shared {
     stats: Mutex<(BackendStats, usize)>,
 }
 
+impl Shared {
+    /// The band neurons made exact so far (a copy: the worker's encoding extends its own).
+    fn exact_snapshot(&self) -> BTreeSet<(usize, usize)> {
+        self.exact.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 impl Milp {
+    /// Take disjuncts from `shared.next` until none is left, a witness is found or time is up.
     fn worker(&self, query: &Query<'_>, opts: &BackendOptions, threads: usize, start: Instant, shared: &Shared) {
-        let lock = |m: &Mutex<BTreeSet<(usize, usize)>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
         loop {
             let k = shared.next.fetch_add(1, Ordering::SeqCst);
             if k >= query.spec.unsafe_dnf.len() || shared.stop.load(Ordering::SeqCst) || out_of_time(opts, start) {
@@ -161,7 +168,7 @@ impl Milp {
             let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
             let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
             let mut eopts =
-                EncodeOptions { exact: lock(&shared.exact), relax_inputs: true, relax_integers: true, guide: true };
+                EncodeOptions { exact: shared.exact_snapshot(), relax_inputs: true, relax_integers: true, guide: true };
             let mut stats = BackendStats::default();
             let mut rounds = 0usize;
             let ctx = Ctx { opts, threads, start, stop: Some(&shared.stop) };
