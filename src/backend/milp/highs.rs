@@ -22,8 +22,35 @@ pub enum Outcome {
     Infeasible,
     /// A primal solution (column values): a candidate only.
     Solution(Vec<f64>),
-    /// Anything else, named (time limit, interrupt, unbounded-or-infeasible, errors, …).
+    /// Stopped by the time limit without a feasible point: more time may decide it.
+    TimeLimit,
+    /// Stopped through the `stop` flag of [`solve`].
+    Interrupted,
+    /// Anything else, named (unbounded-or-infeasible, errors, …).
     Other(String),
+}
+
+impl Outcome {
+    /// The outcome of a final model status that carries no solution.
+    fn of_status(s: i32) -> Outcome {
+        match s {
+            highs_sys::MODEL_STATUS_INFEASIBLE => Outcome::Infeasible,
+            highs_sys::MODEL_STATUS_REACHED_TIME_LIMIT => Outcome::TimeLimit,
+            highs_sys::MODEL_STATUS_REACHED_INTERRUPT => Outcome::Interrupted,
+            s => Outcome::Other(format!("HiGHS status: {}", status_name(s))),
+        }
+    }
+
+    /// A reason for an undecided answer.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Infeasible => "HiGHS status: infeasible".into(),
+            Outcome::Solution(_) => "HiGHS found a solution".into(),
+            Outcome::TimeLimit => format!("HiGHS status: {}", status_name(highs_sys::MODEL_STATUS_REACHED_TIME_LIMIT)),
+            Outcome::Interrupted => format!("HiGHS status: {}", status_name(highs_sys::MODEL_STATUS_REACHED_INTERRUPT)),
+            Outcome::Other(s) => s.clone(),
+        }
+    }
 }
 
 /// Result of a run.
@@ -179,7 +206,6 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: O
     let ptr = solved.as_ptr();
     let (status, nodes) = raw_status(ptr);
     let outcome = match status {
-        highs_sys::MODEL_STATUS_INFEASIBLE => Outcome::Infeasible,
         highs_sys::MODEL_STATUS_OPTIMAL => Outcome::Solution(solved.get_solution().columns().to_vec()),
         s => {
             // A time or solution limit may come with a feasible point: keep it as a candidate.
@@ -188,7 +214,7 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: O
             if has_point && stopped.contains(&s) {
                 Outcome::Solution(solved.get_solution().columns().to_vec())
             } else {
-                Outcome::Other(format!("HiGHS status: {}", status_name(s)))
+                Outcome::of_status(s)
             }
         }
     };
@@ -228,9 +254,8 @@ pub fn solve_file(path: &std::path::Path, time_limit: Option<f64>) -> Outcome {
     let _ = m.try_set_option("threads", thread_size(1) as i32);
     match m.try_solve() {
         Ok(solved) => match raw_status(solved.as_ptr()).0 {
-            highs_sys::MODEL_STATUS_INFEASIBLE => Outcome::Infeasible,
             highs_sys::MODEL_STATUS_OPTIMAL => Outcome::Solution(solved.get_solution().columns().to_vec()),
-            s => Outcome::Other(format!("HiGHS status: {}", status_name(s))),
+            s => Outcome::of_status(s),
         },
         Err(e) => Outcome::Other(format!("HiGHS run failed: {e:?}")),
     }

@@ -67,6 +67,7 @@ impl Backend for MilpWhole {
             Decision::Unreachable => Verdict::Verified,
             Decision::Witness(w) => Verdict::Falsified { witness: w },
             Decision::Unknown(reason) => Verdict::Unknown { reason },
+            Decision::Interrupted => Verdict::Unknown { reason: highs::Outcome::Interrupted.describe() },
         };
         stats.extra.insert("rounds".into(), rounds as f64);
         stats.extra.insert("subproblems".into(), 1.0);
@@ -121,7 +122,9 @@ impl Backend for Milp {
                 Some(Decision::Unknown(reason)) => {
                     unknowns.push(if disjuncts > 1 { format!("disjunct {k}: {reason}") } else { reason })
                 }
-                None => unknowns.push(format!("disjunct {k}: not attempted (time limit reached)")),
+                None | Some(Decision::Interrupted) => {
+                    unknowns.push(format!("disjunct {k}: not attempted (time limit reached)"))
+                }
             }
         }
         let verdict = verdict.unwrap_or_else(|| {
@@ -183,7 +186,7 @@ impl Milp {
                 g.1 += rounds;
             }
             // An interrupted disjunct (another found a witness) is left unattempted.
-            if !(matches!(&d, Decision::Unknown(r) if r == INTERRUPTED)) {
+            if !matches!(d, Decision::Interrupted) {
                 shared.decisions.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(d);
             }
         }
@@ -246,10 +249,9 @@ enum Decision {
     Unreachable,
     Witness(Witness),
     Unknown(String),
+    /// Stopped through [`Ctx::stop`]: another disjunct gave a witness.
+    Interrupted,
 }
-
-/// The reason HiGHS gives for a run stopped through [`Ctx::stop`].
-const INTERRUPTED: &str = "HiGHS status: interrupted";
 
 /// Share of the remaining time given to the first, fully relaxed tier of a disjunct
 /// ([`EncodeOptions::relax_integers`]); a timeout there hands the rest to the exact tiers.
@@ -321,13 +323,13 @@ impl Milp {
             stats.extra.insert("threads".into(), run.threads as f64);
             let x = match run.outcome {
                 highs::Outcome::Infeasible => return Decision::Unreachable,
-                highs::Outcome::Other(s) if s == INTERRUPTED => return Decision::Unknown(s),
-                highs::Outcome::Other(_) if relaxed => {
+                highs::Outcome::Interrupted => return Decision::Interrupted,
+                highs::Outcome::TimeLimit | highs::Outcome::Other(_) if relaxed => {
                     // Out of its share of time (or any other trouble): solve exactly.
                     eopts.relax_integers = false;
                     continue;
                 }
-                highs::Outcome::Other(s) => return Decision::Unknown(s),
+                o @ (highs::Outcome::TimeLimit | highs::Outcome::Other(_)) => return Decision::Unknown(o.describe()),
                 highs::Outcome::Solution(x) => x,
             };
             let values: Option<Vec<f64>> = enc.inputs.iter().map(|&v| x.get(v).copied()).collect();
