@@ -186,3 +186,39 @@ fn empty_unsafe_condition_and_bad_specs_yield_nothing() {
     assert!(search(&net, &bad, &SearchOptions::default()).witness.is_none());
     assert!(random_sampling(&net, &bad, &SearchOptions::default()).witness.is_none());
 }
+
+/// `best_loss` (the backends' ranking hint) covers every disjunct and is never above the loss at
+/// the box center, where restart 0 starts: a search that stops tracking would break this.
+#[test]
+fn best_loss_covers_every_disjunct_and_the_center() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut checked = 0;
+    for k in 0..150 {
+        let net = testgen::network(&mut rng, &GenConfig::default());
+        let b = testgen::input_box(&mut rng, &net, 300);
+        let spec = testgen::spec(&mut rng, &net, b);
+        let opts = step_opts(k, 200);
+        let r = search(&net, &spec, &opts);
+        assert_eq!(r.best_loss.len(), spec.unsafe_dnf.len(), "instance {k}");
+        if r.witness.is_some() && r.gradient_steps == 0 {
+            continue; // found before the first surrogate evaluation
+        }
+        let sur = Surrogate::new(&net, opts.forward, opts.leak);
+        let mut ws = sur.workspace(1);
+        for (d, (&l, &h)) in ws.input_mut().iter_mut().zip(spec.input.lo.iter().zip(&spec.input.hi)) {
+            *d = (l + (h - l) / 2) as f32;
+        }
+        sur.forward(&mut ws, 1);
+        let y = ws.output();
+        for (d, conj) in spec.unsafe_dnf.iter().enumerate() {
+            let center = conj
+                .iter()
+                .map(|a| a.terms.iter().map(|&(j, c)| c as f32 * y[j]).sum::<f32>() - a.rhs as f32)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let best = r.best_loss[d];
+            assert!(best <= center + 1e-3 * center.abs().max(1.0), "instance {k} disjunct {d}: {best} > {center}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} instances reached a gradient step");
+}

@@ -120,11 +120,15 @@ pub struct SearchResult {
     pub restarts_run: usize,
     /// Batched surrogate gradient steps (forward + backward of one restart).
     pub gradient_steps: u64,
+    /// Per disjunct of the spec, the smallest surrogate loss any iterate reached (`≤ 0`: the
+    /// surrogate met the disjunct). Empty for [`random_sampling`]. A ranking hint for the
+    /// complete backends — the closest disjunct is the likeliest to hold — never a verdict.
+    pub best_loss: Vec<f32>,
 }
 
 impl SearchResult {
     fn empty() -> SearchResult {
-        SearchResult { witness: None, evaluations: 0, restarts_run: 0, gradient_steps: 0 }
+        SearchResult { witness: None, evaluations: 0, restarts_run: 0, gradient_steps: 0, best_loss: Vec::new() }
     }
 }
 
@@ -182,6 +186,8 @@ struct Slot {
 struct Chunk {
     slots: Vec<Slot>,
     ws: Workspace,
+    /// Smallest loss per disjunct over this chunk's iterates so far.
+    best_loss: Vec<f32>,
 }
 
 struct Ctx<'a> {
@@ -241,6 +247,9 @@ impl Ctx<'_> {
                 continue;
             }
             let y = &out[k * m..(k + 1) * m];
+            for (b, conj) in ch.best_loss.iter_mut().zip(&self.spec.unsafe_dnf) {
+                *b = b.min(disjunct_loss(conj, y).0);
+            }
             let atom = match s.target {
                 Some(d) => disjunct_loss(&self.spec.unsafe_dnf[d], y).1,
                 None => {
@@ -353,7 +362,7 @@ fn search_in_pool(net: &Network, spec: &Spec, opts: &SearchOptions) -> SearchRes
                     active: false,
                 })
                 .collect();
-            Chunk { slots, ws: sur.workspace(len) }
+            Chunk { slots, ws: sur.workspace(len), best_loss: vec![f32::INFINITY; spec.unsafe_dnf.len()] }
         })
         .collect();
 
@@ -417,7 +426,7 @@ fn search_in_pool(net: &Network, spec: &Spec, opts: &SearchOptions) -> SearchRes
             .min_by_key(|(r, _)| *r);
         if let Some((_, w)) = found {
             res.witness = Some(w);
-            return res;
+            break;
         }
 
         // Retire finished or stalled restarts, then one gradient step for the rest.
@@ -432,6 +441,12 @@ fn search_in_pool(net: &Network, spec: &Spec, opts: &SearchOptions) -> SearchRes
                 ctx.grad_step(c)
             }
         });
+    }
+    res.best_loss = vec![f32::INFINITY; spec.unsafe_dnf.len()];
+    for c in &chunks {
+        for (b, &l) in res.best_loss.iter_mut().zip(&c.best_loss) {
+            *b = b.min(l);
+        }
     }
     res
 }

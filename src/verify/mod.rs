@@ -57,6 +57,11 @@ pub struct Stats {
     pub unstable_neurons: Option<usize>,
     /// Exact executions spent by the counterexample search, if it ran.
     pub search_evaluations: Option<u64>,
+    /// The spec's disjuncts handed to the complete backends, in the order given (bounds drop
+    /// the unreachable ones; the search's closest come first). A backend's "disjunct k" is the
+    /// k-th entry here. `None`: the whole spec as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_disjuncts: Option<Vec<usize>>,
     /// Statistics of each complete backend that ran, by name.
     pub backends: Vec<BackendRun>,
 }
@@ -195,6 +200,8 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
         analysis = Some(a);
     }
 
+    // Per disjunct, the search's closest approach: the backends take the closest first.
+    let mut search_loss: Option<Vec<f32>> = None;
     if answers.is_empty() {
         if let Some(so) = &opts.search {
             let r = timer.run("search", || {
@@ -206,6 +213,9 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
                 (r, outcome)
             });
             stats.search_evaluations = Some(r.evaluations);
+            if r.best_loss.len() == spec.unsafe_dnf.len() {
+                search_loss = Some(r.best_loss);
+            }
             if let Some(witness) = r.witness {
                 answers.push(("search".into(), Verdict::Falsified { witness }));
             }
@@ -226,12 +236,21 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
             Vec::new()
         };
         // Backends see only the disjuncts the bounds left open (a sound reduction: the others
-        // are unreachable); their witnesses are replayed again against the whole spec below.
+        // are unreachable), the search's closest first (order changes no answer, only which
+        // disjunct a backend tries first); witnesses are replayed against the whole spec below.
         let reduced = match &a.status {
-            SpecStatus::Open(ks) if ks.len() < spec.unsafe_dnf.len() => Some(Spec {
-                unsafe_dnf: ks.iter().filter_map(|&k| spec.unsafe_dnf.get(k).cloned()).collect(),
-                ..spec.clone()
-            }),
+            SpecStatus::Open(ks) => {
+                let mut ks = ks.clone();
+                if let Some(loss) = &search_loss {
+                    ks.sort_by(|&i, &j| loss[i].total_cmp(&loss[j]).then(i.cmp(&j)));
+                }
+                let identity = ks.iter().copied().eq(0..spec.unsafe_dnf.len());
+                (!identity).then(|| {
+                    let dnf = ks.iter().filter_map(|&k| spec.unsafe_dnf.get(k).cloned()).collect();
+                    stats.backend_disjuncts = Some(ks);
+                    Spec { unsafe_dnf: dnf, ..spec.clone() }
+                })
+            }
             _ => None,
         };
         let query = Query { net, spec: reduced.as_ref().unwrap_or(spec), bounds: &a.bounds };
@@ -333,5 +352,47 @@ mod tests {
         assert!(matches!(v, Verdict::Falsified { .. }) && alarm.is_none());
         let (v, _) = combine(Vec::new(), &["a".into(), "b".into()]);
         assert_eq!(v, Verdict::Unknown { reason: "a; b".into() });
+    }
+
+    /// The disjuncts handed to the backend, reordered by the search, are exactly the ones bounds
+    /// left open (a lost disjunct would make `verified` unsound), and the pipeline's verdicts
+    /// match enumeration on small random networks whose search is cut short so that the MILP
+    /// backend gets the reordered queries.
+    #[test]
+    fn reordered_backend_disjuncts_are_the_open_ones_and_verdicts_match_enumeration() {
+        use crate::testgen::{self, GenConfig};
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x0de7);
+        let search = SearchOptions { max_evaluations: Some(2), restarts: 2, ..SearchOptions::default() };
+        // No probe and no bound propagation: every query reaches the search, most the backend.
+        let opts = Options { search: Some(search), probe: false, bounds: Method::None, ..Options::default() };
+        let mut reordered = 0;
+        for case in 0..300 {
+            let net = testgen::network(&mut rng, &GenConfig::default());
+            let b = testgen::input_box(&mut rng, &net, 300);
+            // Three random DNFs joined: up to nine disjuncts for the search to rank.
+            let mut spec = testgen::spec(&mut rng, &net, b);
+            for _ in 0..2 {
+                let more = testgen::spec(&mut rng, &net, spec.input.clone()).unsafe_dnf;
+                spec.unsafe_dnf.extend(more);
+            }
+            let report = verify(&net, &spec, &opts);
+            let truth = testgen::enumerate_violation(&net, &spec);
+            match &report.verdict {
+                Verdict::Verified => assert!(truth.is_none(), "case {case}: verified, but {truth:?} violates"),
+                Verdict::Falsified { .. } => assert!(truth.is_some(), "case {case}: falsified a safe query"),
+                Verdict::Unknown { reason } => panic!("case {case}: unknown ({reason})"),
+            }
+            if let Some(order) = &report.stats.backend_disjuncts {
+                let SpecStatus::Open(open) = bounds::analyze(&net, &spec, opts.bounds).status else {
+                    panic!("case {case}: a backend order without open disjuncts")
+                };
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, open, "case {case}: the backend's disjuncts are not the open ones");
+                reordered += usize::from(*order != open);
+            }
+        }
+        assert!(reordered >= 5, "only {reordered} cases had their open disjuncts reordered");
     }
 }
