@@ -323,3 +323,26 @@ fn unknown_backend_is_a_usage_error() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("smt-bv") && e.contains("smt-lia") && e.contains("milp"), "{e}");
 }
+
+/// The backends number the disjuncts they were given (the open ones, the search's closest
+/// first); the report says which of the spec's those are, in text and in JSON.
+#[test]
+fn the_report_maps_backend_disjuncts_to_the_spec() {
+    let flags = ["--bounds", "interval", "--backend", "milp", "--crosscheck"];
+    let o = bundled_eps1(&flags);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("backend disjuncts 0, 1, … are the spec's ["), "{}", text(&o));
+    let o = bundled_eps1(&[&flags[..], &["--json"]].concat());
+    let v = json(&o);
+    let order: Vec<u64> = v["stats"]["backend_disjuncts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no backend_disjuncts: {}", text(&o)))
+        .iter()
+        .map(|k| k.as_u64().expect("an index"))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), order.len(), "repeated disjunct: {order:?}");
+    assert!(!order.is_empty() && order.len() < 9 && order.iter().all(|&k| k < 9), "{order:?}");
+}

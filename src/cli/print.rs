@@ -146,6 +146,10 @@ pub fn report(net: &Network, spec: &Spec, model: &Path, r: &Report, as_json: boo
     if let Some(u) = r.stats.unstable_neurons {
         println!("  unstable neurons: {u}");
     }
+    if let (Some(order), false) = (&r.stats.backend_disjuncts, r.stats.backends.is_empty()) {
+        // The backends number the disjuncts they were given, not the spec's.
+        println!("  backend disjuncts 0, 1, … are the spec's {order:?}");
+    }
     for b in &r.stats.backends {
         let s = &b.stats;
         println!(
