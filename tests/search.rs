@@ -2,13 +2,22 @@
 //! find rate on falsifiable enumerable instances, determinism, the surrogate's gradients, and
 //! falsification on the bundled model.
 
-use quiver::net::exec;
+use quiver::net::{exec, Network};
 use quiver::search::{random_sampling, search, Forward, SearchOptions, Surrogate};
 use quiver::spec::robust::{robustness, Radius, TieRule};
+use quiver::spec::Spec;
 use quiver::testgen::{self, GenConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
+
+/// A random network with a random spec over an enumerable box (at most 300 points).
+fn instance(rng: &mut ChaCha8Rng) -> (Network, Spec) {
+    let net = testgen::network(rng, &GenConfig::default());
+    let b = testgen::input_box(rng, &net, 300);
+    let spec = testgen::spec(rng, &net, b);
+    (net, spec)
+}
 
 /// A deterministic budget: evaluations, not time.
 fn step_opts(seed: u64, max_evals: u64) -> SearchOptions {
@@ -26,9 +35,7 @@ fn run_testgen(instances: usize, seed: u64, max_evals: u64) -> (usize, usize, us
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut falsifiable, mut found, mut found_random) = (0, 0, 0);
     for k in 0..instances {
-        let net = testgen::network(&mut rng, &GenConfig::default());
-        let b = testgen::input_box(&mut rng, &net, 300);
-        let spec = testgen::spec(&mut rng, &net, b);
+        let (net, spec) = instance(&mut rng);
         let truth = testgen::enumerate_violation(&net, &spec);
         let opts = step_opts(k as u64, max_evals);
         let r = search(&net, &spec, &opts);
@@ -68,9 +75,7 @@ fn deterministic_for_seed_and_independent_of_threads() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut compared = 0;
     for k in 0..60 {
-        let net = testgen::network(&mut rng, &GenConfig::default());
-        let b = testgen::input_box(&mut rng, &net, 300);
-        let spec = testgen::spec(&mut rng, &net, b);
+        let (net, spec) = instance(&mut rng);
         let opts = |threads| SearchOptions { threads, batch: 6, ..step_opts(k, 200) };
         let a = search(&net, &spec, &opts(1));
         let b = search(&net, &spec, &opts(1));
@@ -171,9 +176,7 @@ fn bundled_model_falsified_at_large_eps() {
 #[test]
 fn empty_unsafe_condition_and_bad_specs_yield_nothing() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let net = testgen::network(&mut rng, &GenConfig::default());
-    let b = testgen::input_box(&mut rng, &net, 300);
-    let full = testgen::spec(&mut rng, &net, b);
+    let (net, full) = instance(&mut rng);
     let mut spec = full.clone();
     spec.unsafe_dnf.clear();
     let r = search(&net, &spec, &SearchOptions::default());
@@ -194,9 +197,7 @@ fn best_loss_covers_every_disjunct_and_the_center() {
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let mut checked = 0;
     for k in 0..150 {
-        let net = testgen::network(&mut rng, &GenConfig::default());
-        let b = testgen::input_box(&mut rng, &net, 300);
-        let spec = testgen::spec(&mut rng, &net, b);
+        let (net, spec) = instance(&mut rng);
         let opts = step_opts(k, 200);
         let r = search(&net, &spec, &opts);
         assert_eq!(r.best_loss.len(), spec.unsafe_dnf.len(), "instance {k}");

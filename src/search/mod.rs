@@ -247,23 +247,17 @@ impl Ctx<'_> {
                 continue;
             }
             let y = &out[k * m..(k + 1) * m];
-            for (b, conj) in ch.best_loss.iter_mut().zip(&self.spec.unsafe_dnf) {
-                *b = b.min(disjunct_loss(conj, y).0);
-            }
-            let atom = match s.target {
-                Some(d) => disjunct_loss(&self.spec.unsafe_dnf[d], y).1,
-                None => {
-                    let mut best = (f32::INFINITY, None);
-                    for conj in &self.spec.unsafe_dnf {
-                        let l = disjunct_loss(conj, y);
-                        if l.0 < best.0 {
-                            best = l;
-                        }
-                    }
-                    best.1
+            // One pass over the disjuncts: record each one's loss, and pick the atom to descend
+            // on (the target's, or the closest disjunct's when untargeted).
+            let mut chosen = (f32::INFINITY, None);
+            for (d, (best, conj)) in ch.best_loss.iter_mut().zip(&self.spec.unsafe_dnf).enumerate() {
+                let l = disjunct_loss(conj, y);
+                *best = best.min(l.0);
+                if s.target == Some(d) || (s.target.is_none() && l.0 < chosen.0) {
+                    chosen = l;
                 }
-            };
-            if let Some(a) = atom {
+            }
+            if let Some(a) = chosen.1 {
                 for &(j, c) in &a.terms {
                     g[k * m + j] += c as f32;
                 }

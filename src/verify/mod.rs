@@ -245,8 +245,10 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
                     ks.sort_by(|&i, &j| loss[i].total_cmp(&loss[j]).then(i.cmp(&j)));
                 }
                 let identity = ks.iter().copied().eq(0..spec.unsafe_dnf.len());
-                (!identity).then(|| {
-                    let dnf = ks.iter().filter_map(|&k| spec.unsafe_dnf.get(k).cloned()).collect();
+                // Every index must name a disjunct: dropping one would make `verified` unsound,
+                // so an index out of range (a bug in bounds) falls back to the whole spec.
+                let dnf: Option<Vec<_>> = ks.iter().map(|&k| spec.unsafe_dnf.get(k).cloned()).collect();
+                dnf.filter(|_| !identity).map(|dnf| {
                     stats.backend_disjuncts = Some(ks);
                     Spec { unsafe_dnf: dnf, ..spec.clone() }
                 })

@@ -122,6 +122,7 @@ impl Backend for Milp {
                 Some(Decision::Unknown(reason)) => {
                     unknowns.push(if disjuncts > 1 { format!("disjunct {k}: {reason}") } else { reason })
                 }
+                // Interrupted: another disjunct gave a witness (so this reason is never shown).
                 None | Some(Decision::Interrupted) => {
                     unknowns.push(format!("disjunct {k}: not attempted (time limit reached)"))
                 }
@@ -185,10 +186,7 @@ impl Milp {
                 merge_stats(&mut g.0, stats);
                 g.1 += rounds;
             }
-            // An interrupted disjunct (another found a witness) is left unattempted.
-            if !matches!(d, Decision::Interrupted) {
-                shared.decisions.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(d);
-            }
+            shared.decisions.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(d);
         }
     }
 }
