@@ -73,7 +73,7 @@ fn check_point(net: &Network, b: &NetBounds, x: &[i64], what: &str) {
     }
     for (i, xi) in t.iter().enumerate().take(net.layers().len()) {
         if let Some(accs) = accumulators(net, i, xi) {
-            let bounds = b.layers[i].acc.as_ref().expect("dense/conv layers have accumulator bounds");
+            let bounds = b.layers[i].pre.as_ref().expect("dense/conv layers have accumulator bounds");
             for (j, (a, iv)) in accs.iter().zip(bounds).enumerate() {
                 assert!(iv.contains(*a), "{what}: layer {i} acc {j} = {a} outside {iv:?} at x = {x:?}\n{net:?}");
             }
@@ -112,8 +112,8 @@ fn check_not_looser(net: &Network, sym: &NetBounds, int: &NetBounds) {
     assert_eq!(sym.input, int.input);
     for (i, (s, b)) in sym.layers.iter().zip(&int.layers).enumerate() {
         assert_within(&s.out, &b.out, &format!("layer {i} ({}) out", net.layers()[i].kind()));
-        assert_eq!(s.acc.is_some(), b.acc.is_some());
-        if let (Some(sa), Some(ba)) = (&s.acc, &b.acc) {
+        assert_eq!(s.pre.is_some(), b.pre.is_some());
+        if let (Some(sa), Some(ba)) = (&s.pre, &b.pre) {
             assert_within(sa, ba, &format!("layer {i} acc"));
         }
     }

@@ -1,11 +1,12 @@
 //! Bound propagation: per-neuron integer ranges over an input box, shared by every backend.
 //!
-//! A [`NetBounds`] holds, for every layer, the range of each output value and (for Dense/Conv)
-//! of each accumulator. It is the one bounds object that encodings read for big-M constants,
+//! A [`NetBounds`] holds, for every node, the range of each output value and (for affine nodes)
+//! of each pre-activation. It is the one bounds object that encodings read for big-M constants,
 //! stable-neuron detection and bit widths. Every method must be *sound*: each concrete execution
 //! from the box stays inside the bounds (tested by sampling in `tests/bounds.rs`).
 
 pub mod interval;
+pub mod relax;
 pub mod symbolic;
 
 use crate::net::Network;
@@ -40,11 +41,12 @@ impl Interval {
     }
 }
 
-/// Bounds of one layer.
+/// Bounds of one node's output tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerBounds {
-    /// Accumulator ranges (Dense/Conv only), one per output value.
-    pub acc: Option<Vec<Interval>>,
+    /// Pre-activation ranges of affine nodes (the accumulators of Dense/Conv, the window sums of
+    /// average pooling), one per output value; `None` for other nodes.
+    pub pre: Option<Vec<Interval>>,
     /// Output value ranges.
     pub out: Vec<Interval>,
 }
@@ -68,7 +70,7 @@ pub enum SpecStatus {
 }
 
 impl NetBounds {
-    /// Bounds of the tensor feeding layer `i` (`i == layers.len()` gives the output).
+    /// Bounds of tensor `i` (0 is the input, `i + 1` the output of node `i`).
     pub fn tensor(&self, i: usize) -> &[Interval] {
         if i == 0 {
             &self.input

@@ -7,6 +7,7 @@
 //! `[N]` for vectors; flattening is C-order.
 
 use super::dtype::QType;
+use super::form::Form;
 use super::requant::{Requant, Rounding};
 use serde::{Deserialize, Serialize};
 
@@ -191,16 +192,24 @@ impl TensorInfo {
     }
 }
 
-/// A validated network: construct it with [`crate::net::format::load`] or
-/// [`Network::new`], which check every invariant the executor and the encodings rely on.
+/// A validated network: a graph of integer tensors computed by nodes in topological order.
+/// Construct it with [`crate::net::format::load`], [`Network::new`] (a sequence of layers) or
+/// [`Network::graph`], which check every invariant the executor and the encodings rely on.
+///
+/// Tensor 0 is the input; node `i` computes tensor `i + 1` from the tensors it reads
+/// ([`Network::node_inputs`]); the last tensor is the output.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
     pub(crate) name: String,
     pub(crate) input: Input,
     pub(crate) layers: Vec<Layer>,
-    /// `tensors[0]` is the input, `tensors[i + 1]` the output of `layers[i]`.
+    /// The tensors each node reads, in order.
+    pub(crate) inputs: Vec<Vec<usize>>,
+    /// `tensors[0]` is the input, `tensors[i + 1]` the output of node `i`.
     pub(crate) tensors: Vec<TensorInfo>,
-    /// For Dense/Conv layers, the accumulator range over every input the types allow
+    /// Each node's arithmetic as a [`Form`], lowered once at validation.
+    pub(crate) forms: Vec<Form>,
+    /// For Dense/Conv nodes, the accumulator range over every input the types allow
     /// (proven at validation: no i64 overflow, and within i32 where the rescale needs it).
     pub(crate) acc_ranges: Vec<Option<(i64, i64)>>,
 }
@@ -212,10 +221,27 @@ impl Network {
     pub fn input(&self) -> &Input {
         &self.input
     }
+    /// The operator of every node, in topological order.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
     }
-    /// `tensors()[0]` is the input, `tensors()[i + 1]` the output of layer `i`.
+    /// The tensors node `i` reads.
+    pub fn node_inputs(&self, i: usize) -> &[usize] {
+        &self.inputs[i]
+    }
+    /// Node `i`'s lowered arithmetic.
+    pub fn form(&self, i: usize) -> &Form {
+        &self.forms[i]
+    }
+    /// Every node's lowered arithmetic, in topological order.
+    pub fn forms(&self) -> &[Form] {
+        &self.forms
+    }
+    /// Whether every node reads the previous node's output (a plain sequence of layers).
+    pub fn is_sequential(&self) -> bool {
+        self.inputs.iter().enumerate().all(|(i, v)| v.as_slice() == [i])
+    }
+    /// `tensors()[0]` is the input, `tensors()[i + 1]` the output of node `i`.
     pub fn tensors(&self) -> &[TensorInfo] {
         &self.tensors
     }
@@ -231,7 +257,7 @@ impl Network {
     pub fn output_len(&self) -> usize {
         self.output_info().len()
     }
-    /// Whole-domain accumulator range of layer `i` (Dense/Conv only).
+    /// Whole-domain accumulator range of node `i` (Dense/Conv only).
     pub fn acc_range(&self, i: usize) -> Option<(i64, i64)> {
         self.acc_ranges.get(i).copied().flatten()
     }

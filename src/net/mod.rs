@@ -2,11 +2,14 @@
 
 pub mod dtype;
 pub mod exec;
+pub mod form;
 pub mod format;
 pub mod geometry;
 pub mod ir;
+pub mod ops;
 pub mod requant;
 pub mod validate;
+pub mod walk;
 
 pub use dtype::QType;
 pub use ir::{AvgPool2d, Conv2d, Dense, Input, InputQuantize, Layer, MaxPool2d, Network, Quant, TensorInfo};

@@ -1,15 +1,21 @@
 //! Validation: every invariant the executor, the bounds and the encodings rely on, checked once
 //! when a [`Network`] is built. After this, no arithmetic on the network can overflow.
+//!
+//! Each operator checks its own parameters and shapes ([`Operator::infer`]); what is checked here
+//! is the graph (inputs exist and come earlier: a topological order; every value is used) and
+//! the arithmetic of the lowered forms: every pre-activation over every input the types allow
+//! fits `i64` (partial sums included), and every rescale's preconditions hold on that range.
 
-use super::dtype::QType;
-use super::ir::{Conv2d, Dense, Input, Layer, Network, Quant, TensorInfo};
+use super::form::{Act, Form};
+use super::ir::{Input, Layer, Network, TensorInfo};
+use super::ops::{check, Operator};
 use super::requant::{Requant, Rescale};
 use thiserror::Error;
 
-/// Largest number of elements in one tensor or weight array (guards memory on hostile input).
-pub const MAX_ELEMENTS: usize = 1 << 28;
+pub use check::MAX_ELEMENTS;
 
-/// A violated invariant, with the layer it was found in (`None` = the input declaration).
+/// A violated invariant, with the layer (node) it was found in (`None` = the input declaration
+/// or the graph as a whole).
 #[derive(Debug, Error, Clone, PartialEq)]
 #[error("{}: {message}", match layer { Some((i, kind)) => format!("layer {i} ({kind})"), None => "input".to_string() })]
 pub struct ValidationError {
@@ -19,26 +25,22 @@ pub struct ValidationError {
 
 type Res<T> = Result<T, String>;
 
-fn check_quant(q: &Quant, what: &str) -> Res<()> {
-    if !(q.scale.is_finite() && q.scale > 0.0) {
-        return Err(format!("{what} scale must be finite and > 0, got {}", q.scale));
-    }
-    if !q.dtype.contains(q.zero_point) {
+fn is_f32(x: f64) -> bool {
+    x.is_finite() && f64::from(x as f32) == x
+}
+
+/// A requantization has one rescale, or one per output channel.
+pub(crate) fn requant_shape(r: &Requant, channels: usize) -> Res<()> {
+    if r.rescale.len() != 1 && r.rescale.len() != channels {
         return Err(format!(
-            "{what} zero point {} outside {} range [{}, {}]",
-            q.zero_point,
-            q.dtype,
-            q.dtype.min(),
-            q.dtype.max()
+            "requant has {} rescales; expected 1 or {channels} (one per output channel)",
+            r.rescale.len()
         ));
     }
     Ok(())
 }
 
-fn is_f32(x: f64) -> bool {
-    x.is_finite() && f64::from(x as f32) == x
-}
-
+/// The preconditions of a rescale on the accumulators `acc` it can see (channel `ch`).
 fn check_rescale(r: &Rescale, acc: (i64, i64), ch: usize) -> Res<()> {
     let amax = acc.0.unsigned_abs().max(acc.1.unsigned_abs()) as f64;
     let in_i32 = |lo: i64, hi: i64| lo >= i64::from(i32::MIN) && hi <= i64::from(i32::MAX);
@@ -96,210 +98,94 @@ fn check_rescale(r: &Rescale, acc: (i64, i64), ch: usize) -> Res<()> {
     Ok(())
 }
 
-fn check_requant(r: &Requant, channels: usize, acc: &[(i64, i64)]) -> Res<()> {
-    if r.rescale.len() != 1 && r.rescale.len() != channels {
-        return Err(format!(
-            "requant has {} rescales; expected 1 or {channels} (one per output channel)",
-            r.rescale.len()
-        ));
-    }
-    for (c, a) in acc.iter().enumerate() {
-        check_rescale(r.rescale_for(c), *a, c)?;
-    }
-    Ok(())
-}
-
-fn check_per_channel(v: &[i64], channels: usize, what: &str, dtype: Option<QType>) -> Res<()> {
-    if v.len() != 1 && v.len() != channels {
-        return Err(format!("{what} has {} entries; expected 1 or {channels}", v.len()));
-    }
-    if let Some(t) = dtype {
-        if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !t.contains(**x)) {
-            return Err(format!("{what}[{i}] = {x} outside {t} range [{}, {}]", t.min(), t.max()));
+/// Per-row pre-activation ranges of a form over every input its input types allow, checked
+/// against `i64` (every partial sum too) and against each activation's preconditions. Returns
+/// the accumulator range of the node (Dense/Conv) for reporting.
+fn check_form(form: &Form, x: &TensorInfo) -> Res<Option<(i64, i64)>> {
+    let Form::Affine(a) = form else { return Ok(None) };
+    let z = i128::from(a.zero_point);
+    let (xlo, xhi) = (i128::from(x.quant.dtype.min()) - z, i128::from(x.quant.dtype.max()) - z);
+    let xmag = xlo.abs().max(xhi.abs());
+    let (mut all_lo, mut all_hi) = (i64::MAX, i64::MIN);
+    for k in 0..a.n_out() {
+        let b = i128::from(a.bias[k]);
+        let (mut lo, mut hi, mut mag) = (b, b, b.abs());
+        for (_, c) in a.rows.row(k) {
+            let c = i128::from(c);
+            let (p, q) = (c * xlo, c * xhi);
+            lo += p.min(q);
+            hi += p.max(q);
+            mag += c.abs() * xmag;
         }
-    }
-    Ok(())
-}
-
-fn check_weights(w: &[i64], expected: usize, t: QType) -> Res<()> {
-    if w.len() != expected {
-        return Err(format!("weights have {} entries; expected {expected}", w.len()));
-    }
-    if let Some((i, x)) = w.iter().enumerate().find(|(_, x)| !t.contains(**x)) {
-        return Err(format!("weight [{i}] = {x} outside {t} range [{}, {}]", t.min(), t.max()));
-    }
-    Ok(())
-}
-
-fn checked_len(dims: &[usize]) -> Res<usize> {
-    dims.iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .filter(|&n| n <= MAX_ELEMENTS)
-        .ok_or_else(|| format!("shape {dims:?} has more than {MAX_ELEMENTS} elements"))
-}
-
-/// Range of `Σ_i w_i (x_i − zx)` over `x_i ∈ [lo, hi]`, plus `b`, in i128.
-fn dot_range(ws: impl Iterator<Item = i128>, xlo: i128, xhi: i128, b: i128) -> (i128, i128) {
-    let (mut lo, mut hi) = (b, b);
-    for w in ws {
-        let (a, c) = (w * xlo, w * xhi);
-        lo += a.min(c);
-        hi += a.max(c);
-    }
-    (lo, hi)
-}
-
-fn to_i64_range((lo, hi): (i128, i128), ch: usize) -> Res<(i64, i64)> {
-    match (i64::try_from(lo), i64::try_from(hi)) {
-        (Ok(l), Ok(h)) => Ok((l, h)),
-        _ => Err(format!("accumulator of channel {ch} can overflow i64 (range [{lo}, {hi}])")),
-    }
-}
-
-fn validate_dense(d: &Dense, x: &TensorInfo) -> Res<(TensorInfo, Vec<(i64, i64)>)> {
-    if x.shape.len() != 1 || x.shape[0] != d.in_features {
-        return Err(format!(
-            "input shape {:?} does not match in_features = {} (dense takes a vector; add a flatten layer)",
-            x.shape, d.in_features
-        ));
-    }
-    if d.out_features == 0 {
-        return Err("out_features must be > 0".into());
-    }
-    let n = checked_len(&[d.out_features, d.in_features])?;
-    check_weights(&d.weights, n, d.weight_dtype)?;
-    check_per_channel(&d.weight_zero_point, d.out_features, "weight_zero_point", Some(d.weight_dtype))?;
-    if !d.bias.is_empty() && d.bias.len() != d.out_features {
-        return Err(format!("bias has {} entries; expected {} (or none)", d.bias.len(), d.out_features));
-    }
-    check_quant(&d.output, "output")?;
-    let zx = i128::from(x.quant.zero_point);
-    let (xlo, xhi) = (i128::from(x.quant.dtype.min()) - zx, i128::from(x.quant.dtype.max()) - zx);
-    let mut acc = Vec::with_capacity(d.out_features);
-    for j in 0..d.out_features {
-        let zw = i128::from(d.weight_zero_point[if d.weight_zero_point.len() == 1 { 0 } else { j }]);
-        let row = &d.weights[j * d.in_features..(j + 1) * d.in_features];
-        let b = d.bias.get(j).copied().unwrap_or(0);
-        acc.push(to_i64_range(dot_range(row.iter().map(|&w| i128::from(w) - zw), xlo, xhi, i128::from(b)), j)?);
-    }
-    check_requant(&d.requant, d.out_features, &acc)?;
-    Ok((TensorInfo { shape: vec![d.out_features], quant: d.output }, acc))
-}
-
-fn validate_conv(c: &Conv2d, x: &TensorInfo) -> Res<(TensorInfo, Vec<(i64, i64)>)> {
-    let [cin, h, w] = match x.shape[..] {
-        [a, b, c] => [a, b, c],
-        _ => return Err(format!("conv2d takes a [C, H, W] input, got shape {:?}", x.shape)),
-    };
-    if cin != c.in_channels {
-        return Err(format!("input has {cin} channels; in_channels = {}", c.in_channels));
-    }
-    if c.groups == 0
-        || !c.in_channels.is_multiple_of(c.groups)
-        || !c.out_channels.is_multiple_of(c.groups)
-        || c.out_channels == 0
-    {
-        return Err(format!(
-            "groups = {} must divide in_channels = {} and out_channels = {} (both > 0)",
-            c.groups, c.in_channels, c.out_channels
-        ));
-    }
-    let win = c.window();
-    let [oh, ow] = win.output_hw(h, w).ok_or_else(|| {
-        format!(
-            "kernel {:?} (stride {:?}, padding {:?}, dilation {:?}) does not fit a {h}x{w} input",
-            c.kernel, c.stride, c.padding, c.dilation
-        )
-    })?;
-    let cg = c.in_channels / c.groups;
-    let per_out = checked_len(&[cg, c.kernel[0], c.kernel[1]])?;
-    let n = checked_len(&[c.out_channels, per_out])?;
-    checked_len(&[c.out_channels, oh, ow])?;
-    check_weights(&c.weights, n, c.weight_dtype)?;
-    check_per_channel(&c.weight_zero_point, c.out_channels, "weight_zero_point", Some(c.weight_dtype))?;
-    if !c.bias.is_empty() && c.bias.len() != c.out_channels {
-        return Err(format!("bias has {} entries; expected {} (or none)", c.bias.len(), c.out_channels));
-    }
-    check_quant(&c.output, "output")?;
-    let zx = i128::from(x.quant.zero_point);
-    // Padding contributes 0, which lies inside [xlo, xhi], so the full-window range bounds every position.
-    let (xlo, xhi) = (i128::from(x.quant.dtype.min()) - zx, i128::from(x.quant.dtype.max()) - zx);
-    let (xlo, xhi) = (xlo.min(0), xhi.max(0));
-    let mut acc = Vec::with_capacity(c.out_channels);
-    for o in 0..c.out_channels {
-        let zw = i128::from(c.weight_zero_point[if c.weight_zero_point.len() == 1 { 0 } else { o }]);
-        let ws = &c.weights[o * per_out..(o + 1) * per_out];
-        let b = c.bias.get(o).copied().unwrap_or(0);
-        acc.push(to_i64_range(dot_range(ws.iter().map(|&w| i128::from(w) - zw), xlo, xhi, i128::from(b)), o)?);
-    }
-    check_requant(&c.requant, c.out_channels, &acc)?;
-    Ok((TensorInfo { shape: vec![c.out_channels, oh, ow], quant: c.output }, acc))
-}
-
-fn pool_output(win: super::geometry::Window, x: &TensorInfo, need_valid: bool) -> Res<TensorInfo> {
-    let [ch, h, w] = match x.shape[..] {
-        [a, b, c] => [a, b, c],
-        _ => return Err(format!("pooling takes a [C, H, W] input, got shape {:?}", x.shape)),
-    };
-    if win.kernel.contains(&0) || win.stride.contains(&0) || win.dilation.contains(&0) {
-        return Err("kernel, stride and dilation must be > 0".into());
-    }
-    let [oh, ow] = win
-        .output_hw(h, w)
-        .ok_or_else(|| format!("window {:?} (padding {:?}) does not fit a {h}x{w} input", win.kernel, win.padding))?;
-    if need_valid {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                if win.in_bounds(oy, ox, h, w) == 0 {
-                    return Err(format!("window at output ({oy}, {ox}) covers only padding"));
-                }
-            }
+        if mag > i128::from(i64::MAX) {
+            let what = if a.accumulator { "accumulator" } else { "sum" };
+            return Err(format!("{what} of output {k} can overflow i64 (range [{lo}, {hi}])"));
         }
+        let (lo, hi) = (lo as i64, hi as i64);
+        if let Act::Requant { rescale, .. } = a.acts.of(k) {
+            check_rescale(rescale, (lo, hi), a.acts.channel_of(k))?;
+        }
+        all_lo = all_lo.min(lo);
+        all_hi = all_hi.max(hi);
     }
-    Ok(TensorInfo { shape: vec![ch, oh, ow], quant: x.quant })
-}
-
-/// Per-output accumulator ranges `(lo, hi)` of a Dense/Conv layer.
-type AccRanges = Vec<(i64, i64)>;
-
-/// Check one layer against its input tensor; returns its output tensor and accumulator ranges.
-fn validate_layer(layer: &Layer, x: &TensorInfo) -> Res<(TensorInfo, Option<AccRanges>)> {
-    Ok(match layer {
-        Layer::Dense(d) => {
-            let (t, a) = validate_dense(d, x)?;
-            (t, Some(a))
-        }
-        Layer::Conv2d(c) => {
-            let (t, a) = validate_conv(c, x)?;
-            (t, Some(a))
-        }
-        Layer::MaxPool2d(p) => (pool_output(p.window(), x, true)?, None),
-        Layer::AvgPool2d(p) => (pool_output(p.window(), x, true)?, None),
-        Layer::Flatten => (TensorInfo { shape: vec![x.len()], quant: x.quant }, None),
-        Layer::Relu => (x.clone(), None),
-    })
+    Ok((a.accumulator && a.n_out() > 0).then_some((all_lo, all_hi)))
 }
 
 impl Network {
-    /// Build a network, checking every invariant (see the module documentation).
+    /// Build a sequential network (each layer reads the previous one's output), checking every
+    /// invariant (see the module documentation).
     pub fn new(name: impl Into<String>, input: Input, layers: Vec<Layer>) -> Result<Network, ValidationError> {
+        let inputs = (0..layers.len()).map(|i| vec![i]).collect();
+        Network::graph(name, input, layers, inputs)
+    }
+
+    /// Build a network whose node `i` computes `layers[i]` from the tensors `inputs[i]` (tensor
+    /// 0 is the network's input, tensor `j + 1` the output of node `j`; a node may only read
+    /// earlier tensors). The last node's output is the network's output; every other node's
+    /// output must be read by some node.
+    pub fn graph(
+        name: impl Into<String>,
+        input: Input,
+        layers: Vec<Layer>,
+        inputs: Vec<Vec<usize>>,
+    ) -> Result<Network, ValidationError> {
         let in_err = |message: String| ValidationError { layer: None, message };
         if input.shape.is_empty() || input.shape.contains(&0) {
             return Err(in_err(format!("shape {:?} must be non-empty with every dimension > 0", input.shape)));
         }
-        checked_len(&input.shape).map_err(in_err)?;
-        check_quant(&input.quant(), "input").map_err(in_err)?;
-        let mut tensors = vec![TensorInfo { shape: input.shape.clone(), quant: input.quant() }];
-        let mut acc_ranges = Vec::with_capacity(layers.len());
-        for (i, layer) in layers.iter().enumerate() {
-            let x = tensors.last().expect("non-empty");
-            let (t, acc) = validate_layer(layer, x)
-                .map_err(|message| ValidationError { layer: Some((i, layer.kind())), message })?;
-            tensors.push(t);
-            acc_ranges.push(
-                acc.map(|a| (a.iter().map(|r| r.0).min().unwrap_or(0), a.iter().map(|r| r.1).max().unwrap_or(0))),
-            );
+        check::len(&input.shape).map_err(in_err)?;
+        check::quant(&input.quant(), "input").map_err(in_err)?;
+        if inputs.len() != layers.len() {
+            return Err(in_err(format!("{} layers but {} input lists", layers.len(), inputs.len())));
         }
-        Ok(Network { name: name.into(), input, layers, tensors, acc_ranges })
+        let mut tensors = vec![TensorInfo { shape: input.shape.clone(), quant: input.quant() }];
+        let mut forms = Vec::with_capacity(layers.len());
+        let mut acc_ranges = Vec::with_capacity(layers.len());
+        let mut used = vec![false; layers.len() + 1];
+        for (i, layer) in layers.iter().enumerate() {
+            let err = |message: String| ValidationError { layer: Some((i, layer.kind())), message };
+            if let Some(&t) = inputs[i].iter().find(|&&t| t > i) {
+                return Err(err(format!(
+                    "reads tensor {t}, which is not computed before it (a node reads tensors 0..={i})"
+                )));
+            }
+            let infos: Vec<&TensorInfo> = inputs[i].iter().map(|&t| &tensors[t]).collect();
+            let out = layer.infer(&infos).map_err(err)?;
+            let form = layer.lower(&infos, &out);
+            let acc = check_form(&form, infos[0]).map_err(err)?;
+            for &t in &inputs[i] {
+                used[t] = true;
+            }
+            tensors.push(out);
+            forms.push(form);
+            acc_ranges.push(acc);
+        }
+        if let Some(j) = (1..layers.len()).find(|&t| !used[t]) {
+            return Err(ValidationError {
+                layer: Some((j - 1, layers[j - 1].kind())),
+                message: "its output is never read (only the last node's output may be unused)".into(),
+            });
+        }
+        Ok(Network { name: name.into(), input, layers, inputs, tensors, forms, acc_ranges })
     }
 }

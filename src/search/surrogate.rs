@@ -1,19 +1,22 @@
 //! A differentiable real-valued surrogate of a quantized network, evaluated on batches.
 //!
-//! Every Dense/Conv2d/AvgPool2d layer becomes one affine map followed by a rescale and a clamp:
-//! `y_j = clamp(round?(s_j · (Σ_i w_ji (x_i − zx) + b_j)) + zo, lo, hi)`, where `s_j` is
-//! [`Rescale::real_factor`] (`1/n` for average pooling) and `b_j` folds in the integer bias and the
-//! binary32 bias of `Float32` rescales. Rounding is optional in the forward pass
-//! ([`Forward::Rounded`] mimics the integer network closely; [`Forward::Real`] is the plain real
-//! relaxation); the backward pass treats it as the identity (straight-through). Clamps, ReLU and
-//! the fused ReLU pass the gradient unchanged inside their range and multiply it by `leak`
-//! outside (0 is the textbook straight-through estimator; a small leak keeps saturated neurons
-//! from cutting the gradient off entirely). MaxPool routes the gradient to the (first) argmax.
+//! Built from the lowered forms ([`crate::net::form`]): every affine node becomes one linear map
+//! followed by a rescale and a clamp, `y_j = clamp(round?(s_j · (Σ_i c_ji (x_i − zx) + b_j)) +
+//! zo_j, lo_j, hi_j)`, where `s_j` is [`Rescale::real_factor`] (`1/n` for average pooling) and
+//! `b_j` folds in the integer bias and the binary32 bias of `Float32` rescales. Rounding is
+//! optional in the forward pass ([`Forward::Rounded`] mimics the integer network closely;
+//! [`Forward::Real`] is the plain real relaxation); the backward pass treats it as the identity
+//! (straight-through). Clamps, ReLU and the fused ReLU pass the gradient unchanged inside their
+//! range and multiply it by `leak` outside (0 is the textbook straight-through estimator; a small
+//! leak keeps saturated neurons from cutting the gradient off entirely). MaxPool routes the
+//! gradient to the (first) argmax. Reshapes share their input's buffer; a tensor read by several
+//! nodes receives the sum of their gradients.
 //!
 //! Arithmetic is `f32`: the surrogate only steers the search; every candidate it proposes is
 //! replayed exactly by [`crate::verify::Witness::replay`].
 
-use crate::net::{Layer, Network, Rescale, TensorInfo};
+use crate::net::form::{Act, Acts, Affine as AffineForm, Form, Rows};
+use crate::net::{Network, Rescale};
 
 /// How the forward pass treats requantization rounding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,13 +40,14 @@ enum Linear {
 #[derive(Clone, Debug)]
 struct Affine {
     lin: Linear,
-    rows: usize,
     zx: f32,
     scale: Vec<f32>,
     bias: Vec<f32>,
-    zo: f32,
-    lo: f32,
-    hi: f32,
+    zo: Vec<f32>,
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    /// Round after the rescale in [`Forward::Rounded`] mode.
+    round: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -54,35 +58,32 @@ enum SLayer {
         ptr: Vec<usize>,
         idx: Vec<u32>,
     },
-    Relu {
-        z: f32,
+    /// `clamp(x, lo, hi)` elementwise (ReLU: `lo` is the zero point); the gradient passes for
+    /// `lo < x ≤ hi`.
+    Clamp {
+        lo: Vec<f32>,
+        hi: Vec<f32>,
     },
 }
 
-impl SLayer {
-    fn out_len(&self) -> usize {
-        match self {
-            SLayer::Affine(a) => a.rows,
-            SLayer::MaxPool { ptr, .. } => ptr.len() - 1,
-            SLayer::Relu { .. } => 0, // same as input; handled by the caller
-        }
-    }
+/// One computing node: reads buffer `input`, writes buffer `output`.
+#[derive(Clone, Debug)]
+struct SNode {
+    layer: SLayer,
+    input: usize,
+    output: usize,
 }
 
 /// The surrogate network. Built once per query; evaluation needs a [`Workspace`].
 #[derive(Clone, Debug)]
 pub struct Surrogate {
-    layers: Vec<SLayer>,
-    /// Length of the tensor after each layer (`sizes[0]` is the input).
+    nodes: Vec<SNode>,
+    /// Length of each buffer (`sizes[0]` is the input; reshapes share their input's buffer).
     sizes: Vec<usize>,
+    /// The buffer holding the network's output.
+    out: usize,
     forward: Forward,
     leak: f32,
-}
-
-fn out_bounds(t: &TensorInfo, relu: bool) -> (f32, f32) {
-    let lo = t.quant.dtype.min();
-    let lo = if relu { lo.max(t.quant.zero_point) } else { lo };
-    (lo as f32, t.quant.dtype.max() as f32)
 }
 
 fn rescale_parts(r: &Rescale) -> (f32, f32) {
@@ -92,176 +93,86 @@ fn rescale_parts(r: &Rescale) -> (f32, f32) {
     }
 }
 
-/// Windowed input positions `(channel, out y, out x) → [(input index, kernel y, kernel x)]`.
-fn windows(
-    win: crate::net::geometry::Window,
-    c: usize,
-    h: usize,
-    w: usize,
-    oh: usize,
-    ow: usize,
-    mut f: impl FnMut(usize, usize, usize, usize, usize),
-) {
-    for ch in 0..c {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for (ky, iy) in win.taps(0, oy, h) {
-                    for (kx, ix) in win.taps(1, ox, w) {
-                        f(ch, (ch * oh + oy) * ow + ox, (ch * h + iy) * w + ix, ky, kx);
-                    }
-                }
-            }
+/// `(scale, extra bias, zero point, lo, hi)` of an activation's real relaxation.
+fn act_parts(a: &Act) -> (f32, f32, f32, f32, f32) {
+    match *a {
+        Act::Requant { ref rescale, zero_point, lo, hi } => {
+            let (s, fb) = rescale_parts(rescale);
+            (s, fb, zero_point as f32, lo as f32, hi as f32)
         }
+        Act::Average { n, zero_point, lo, hi, .. } => (1.0 / n as f32, 0.0, zero_point as f32, lo as f32, hi as f32),
+        Act::Clamp { lo, hi } => (1.0, 0.0, 0.0, lo as f32, hi as f32),
     }
 }
 
-/// Build CSR rows from `(row, col, weight)` triplets emitted in row order.
-fn csr(rows: usize, entries: &[(usize, usize, f32)]) -> (Vec<usize>, Vec<u32>, Vec<f32>) {
-    let mut ptr = vec![0usize; rows + 1];
-    for &(r, _, _) in entries {
-        ptr[r + 1] += 1;
+fn affine(a: &AffineForm) -> Affine {
+    let rows = a.n_out();
+    let lin = match &a.rows {
+        Rows::Dense { n_in, coef } => Linear::Dense { cols: *n_in, w: coef.iter().map(|&c| c as f32).collect() },
+        Rows::Sparse { ptr, idx, coef } => {
+            Linear::Sparse { ptr: ptr.clone(), idx: idx.clone(), w: coef.iter().map(|&c| c as f32).collect() }
+        }
+    };
+    let (mut scale, mut bias, mut zo, mut lo, mut hi) = (vec![], vec![], vec![], vec![], vec![]);
+    for k in 0..rows {
+        let (s, fb, z, l, h) = act_parts(a.acts.of(k));
+        scale.push(s);
+        bias.push(a.bias[k] as f32 + fb);
+        zo.push(z);
+        lo.push(l);
+        hi.push(h);
     }
-    for r in 0..rows {
-        ptr[r + 1] += ptr[r];
+    let round = !matches!(a.acts.of(0), Act::Clamp { .. });
+    Affine { lin, zx: a.zero_point as f32, scale, bias, zo, lo, hi, round }
+}
+
+/// An elementwise map: clamps directly; any other activation as an affine identity map.
+fn map(acts: &Acts, n: usize) -> SLayer {
+    if acts.distinct().iter().all(|a| matches!(a, Act::Clamp { .. })) {
+        let (lo, hi) = (0..n)
+            .map(|k| {
+                let (lo, hi) = acts.of(k).clamp_range();
+                (lo as f32, hi as f32)
+            })
+            .unzip();
+        return SLayer::Clamp { lo, hi };
     }
-    let mut idx = vec![0u32; entries.len()];
-    let mut w = vec![0f32; entries.len()];
-    let mut fill = ptr.clone();
-    for &(r, c, v) in entries {
-        idx[fill[r]] = c as u32;
-        w[fill[r]] = v;
-        fill[r] += 1;
-    }
-    (ptr, idx, w)
+    let identity = AffineForm {
+        rows: Rows::Sparse { ptr: (0..=n).collect(), idx: (0..n as u32).collect(), coef: vec![1; n] },
+        zero_point: 0,
+        bias: vec![0; n],
+        acts: acts.clone(),
+        accumulator: false,
+    };
+    SLayer::Affine(affine(&identity))
 }
 
 impl Surrogate {
     /// Translate a validated network. `leak` is the gradient factor outside clamp ranges.
     pub fn new(net: &Network, forward: Forward, leak: f32) -> Surrogate {
         let tensors = net.tensors();
-        let mut layers = Vec::new();
+        // Buffer of each tensor: reshapes reuse their input's.
+        let mut buf = vec![0usize];
         let mut sizes = vec![tensors[0].len()];
-        for (i, layer) in net.layers().iter().enumerate() {
-            let (inp, out) = (&tensors[i], &tensors[i + 1]);
-            let zx = inp.quant.zero_point as f32;
-            let sl = match layer {
-                Layer::Flatten => continue,
-                Layer::Relu => SLayer::Relu { z: zx },
-                Layer::Dense(d) => {
-                    let (lo, hi) = out_bounds(out, d.requant.relu);
-                    let mut w = Vec::with_capacity(d.weights.len());
-                    let (mut scale, mut bias) = (Vec::new(), Vec::new());
-                    for j in 0..d.out_features {
-                        let zw = d.weight_zero_point[if d.weight_zero_point.len() == 1 { 0 } else { j }];
-                        w.extend(
-                            d.weights[j * d.in_features..(j + 1) * d.in_features].iter().map(|&v| (v - zw) as f32),
-                        );
-                        let (s, fb) = rescale_parts(d.requant.rescale_for(j));
-                        scale.push(s);
-                        bias.push(d.bias.get(j).copied().unwrap_or(0) as f32 + fb);
-                    }
-                    SLayer::Affine(Affine {
-                        lin: Linear::Dense { cols: d.in_features, w },
-                        rows: d.out_features,
-                        zx,
-                        scale,
-                        bias,
-                        zo: out.quant.zero_point as f32,
-                        lo,
-                        hi,
-                    })
+        let mut nodes = Vec::new();
+        for (i, form) in net.forms().iter().enumerate() {
+            let input = buf[net.node_inputs(i)[0]];
+            let n = tensors[i + 1].len();
+            let layer = match form {
+                Form::Copy => {
+                    buf.push(input);
+                    continue;
                 }
-                Layer::Conv2d(c) => {
-                    let (h, wd) = (inp.shape[1], inp.shape[2]);
-                    let (oh, ow) = (out.shape[1], out.shape[2]);
-                    let (cg_in, cg_out) = (c.in_channels / c.groups, c.out_channels / c.groups);
-                    let [kh, kw] = c.kernel;
-                    let win = c.window();
-                    let mut entries = Vec::new();
-                    let (mut scale, mut bias) = (Vec::new(), Vec::new());
-                    for o in 0..c.out_channels {
-                        let g = o / cg_out;
-                        let zw = c.weight_zero_point[if c.weight_zero_point.len() == 1 { 0 } else { o }];
-                        let (s, fb) = rescale_parts(c.requant.rescale_for(o));
-                        let b = c.bias.get(o).copied().unwrap_or(0) as f32 + fb;
-                        for oy in 0..oh {
-                            for ox in 0..ow {
-                                let row = (o * oh + oy) * ow + ox;
-                                for ci in 0..cg_in {
-                                    let ch = g * cg_in + ci;
-                                    for (ky, iy) in win.taps(0, oy, h) {
-                                        for (kx, ix) in win.taps(1, ox, wd) {
-                                            let wv = c.weights[((o * cg_in + ci) * kh + ky) * kw + kx] - zw;
-                                            entries.push((row, (ch * h + iy) * wd + ix, wv as f32));
-                                        }
-                                    }
-                                }
-                                scale.push(s);
-                                bias.push(b);
-                            }
-                        }
-                    }
-                    let rows = c.out_channels * oh * ow;
-                    let (ptr, idx, w) = csr(rows, &entries);
-                    let (lo, hi) = out_bounds(out, c.requant.relu);
-                    SLayer::Affine(Affine {
-                        lin: Linear::Sparse { ptr, idx, w },
-                        rows,
-                        zx,
-                        scale,
-                        bias,
-                        zo: out.quant.zero_point as f32,
-                        lo,
-                        hi,
-                    })
-                }
-                Layer::AvgPool2d(p) => {
-                    let (c, h, w) = (inp.shape[0], inp.shape[1], inp.shape[2]);
-                    let (oh, ow) = (out.shape[1], out.shape[2]);
-                    let rows = c * oh * ow;
-                    let mut entries = Vec::new();
-                    windows(p.window(), c, h, w, oh, ow, |_, row, col, _, _| entries.push((row, col, 1.0)));
-                    let (ptr, idx, wts) = csr(rows, &entries);
-                    let area = (p.kernel[0] * p.kernel[1]) as f32;
-                    let scale =
-                        (0..rows)
-                            .map(|r| {
-                                if p.count_include_pad {
-                                    1.0 / area
-                                } else {
-                                    1.0 / (ptr[r + 1] - ptr[r]).max(1) as f32
-                                }
-                            })
-                            .collect();
-                    let t = out.quant.dtype;
-                    SLayer::Affine(Affine {
-                        lin: Linear::Sparse { ptr, idx, w: wts },
-                        rows,
-                        zx,
-                        scale,
-                        bias: vec![0.0; rows],
-                        zo: out.quant.zero_point as f32,
-                        lo: t.min() as f32,
-                        hi: t.max() as f32,
-                    })
-                }
-                Layer::MaxPool2d(p) => {
-                    let (c, h, w) = (inp.shape[0], inp.shape[1], inp.shape[2]);
-                    let (oh, ow) = (out.shape[1], out.shape[2]);
-                    let mut entries = Vec::new();
-                    windows(p.window(), c, h, w, oh, ow, |_, row, col, _, _| entries.push((row, col, 0.0)));
-                    let (ptr, idx, _) = csr(c * oh * ow, &entries);
-                    SLayer::MaxPool { ptr, idx }
-                }
+                Form::Affine(a) => SLayer::Affine(affine(a)),
+                Form::Map(acts) => map(acts, n),
+                Form::Max(w) => SLayer::MaxPool { ptr: w.ptr.clone(), idx: w.idx.clone() },
             };
-            let n = match &sl {
-                SLayer::Relu { .. } => *sizes.last().unwrap_or(&0),
-                other => other.out_len(),
-            };
-            layers.push(sl);
+            buf.push(sizes.len());
+            nodes.push(SNode { layer, input, output: sizes.len() });
             sizes.push(n);
         }
-        Surrogate { layers, sizes, forward, leak }
+        let out = *buf.last().unwrap_or(&0);
+        Surrogate { nodes, sizes, out, forward, leak }
     }
 
     pub fn input_len(&self) -> usize {
@@ -269,23 +180,25 @@ impl Surrogate {
     }
 
     pub fn output_len(&self) -> usize {
-        *self.sizes.last().unwrap_or(&0)
+        self.sizes[self.out]
     }
 
     /// A workspace for batches of up to `batch` inputs.
     pub fn workspace(&self, batch: usize) -> Workspace {
         Workspace {
             batch,
+            out: self.out,
             acts: self.sizes.iter().map(|&n| vec![0.0; n * batch]).collect(),
-            pre: self.sizes[1..].iter().map(|&n| vec![0.0; n * batch]).collect(),
+            pre: self.nodes.iter().map(|nd| vec![0.0; self.sizes[nd.output] * batch]).collect(),
             arg: self
-                .layers
+                .nodes
                 .iter()
-                .zip(&self.sizes[1..])
-                .map(|(l, &n)| if matches!(l, SLayer::MaxPool { .. }) { vec![0; n * batch] } else { Vec::new() })
+                .map(|nd| match nd.layer {
+                    SLayer::MaxPool { .. } => vec![0; self.sizes[nd.output] * batch],
+                    _ => Vec::new(),
+                })
                 .collect(),
-            grad: vec![0.0; self.sizes.iter().copied().max().unwrap_or(0) * batch],
-            grad2: vec![0.0; self.sizes.iter().copied().max().unwrap_or(0) * batch],
+            grads: self.sizes.iter().map(|&n| vec![0.0; n * batch]).collect(),
         }
     }
 
@@ -293,17 +206,21 @@ impl Surrogate {
     /// [`Workspace::output`].
     pub fn forward(&self, ws: &mut Workspace, b: usize) {
         debug_assert!(b <= ws.batch);
-        for (l, layer) in self.layers.iter().enumerate() {
-            let (nin, nout) = (self.sizes[l], self.sizes[l + 1]);
-            let (before, after) = ws.acts.split_at_mut(l + 1);
-            let x = &before[l][..b * nin];
+        for (l, node) in self.nodes.iter().enumerate() {
+            let (nin, nout) = (self.sizes[node.input], self.sizes[node.output]);
+            // Buffers are numbered in topological order: the input comes before the output.
+            let (before, after) = ws.acts.split_at_mut(node.output);
+            let x = &before[node.input][..b * nin];
             let y = &mut after[0][..b * nout];
             let pre = &mut ws.pre[l][..b * nout];
-            match layer {
-                SLayer::Relu { z } => {
+            match &node.layer {
+                SLayer::Clamp { lo, hi } => {
                     pre.copy_from_slice(x);
-                    for (o, &v) in y.iter_mut().zip(x) {
-                        *o = v.max(*z);
+                    for s in 0..b {
+                        for j in 0..nout {
+                            let k = s * nout + j;
+                            y[k] = x[k].max(lo[j]).min(hi[j]);
+                        }
                     }
                 }
                 SLayer::MaxPool { ptr, idx } => {
@@ -349,13 +266,14 @@ impl Surrogate {
                             }
                         }
                     }
+                    let round = a.round && self.forward == Forward::Rounded;
                     for s in 0..b {
                         for j in 0..nout {
                             let k = s * nout + j;
                             let r = a.scale[j] * (pre[k] + a.bias[j]);
-                            let r = if self.forward == Forward::Rounded { r.round() } else { r };
-                            pre[k] = r + a.zo;
-                            y[k] = pre[k].clamp(a.lo, a.hi);
+                            let r = if round { r.round() } else { r };
+                            pre[k] = r + a.zo[j];
+                            y[k] = pre[k].clamp(a.lo[j], a.hi[j]);
                         }
                     }
                 }
@@ -368,19 +286,28 @@ impl Surrogate {
     /// respect to the inputs.
     pub fn backward(&self, ws: &mut Workspace, b: usize) {
         let leak = self.leak;
-        for (l, layer) in self.layers.iter().enumerate().rev() {
-            let (nin, nout) = (self.sizes[l], self.sizes[l + 1]);
-            let g = &mut ws.grad[..b * nout];
-            let gx = &mut ws.grad2[..b * nin];
-            match layer {
-                SLayer::Relu { z } => {
+        for (t, g) in ws.grads.iter_mut().enumerate() {
+            if t != self.out {
+                g[..b * self.sizes[t]].fill(0.0);
+            }
+        }
+        for (l, node) in self.nodes.iter().enumerate().rev() {
+            let (nin, nout) = (self.sizes[node.input], self.sizes[node.output]);
+            let (before, after) = ws.grads.split_at_mut(node.output);
+            let gx = &mut before[node.input][..b * nin];
+            let g = &mut after[0][..b * nout];
+            match &node.layer {
+                SLayer::Clamp { lo, hi } => {
                     let pre = &ws.pre[l][..b * nout];
-                    for ((o, &gv), &p) in gx.iter_mut().zip(g.iter()).zip(pre) {
-                        *o = if p > *z { gv } else { gv * leak };
+                    for s in 0..b {
+                        for j in 0..nout {
+                            let k = s * nout + j;
+                            let p = pre[k];
+                            gx[k] += if p > lo[j] && p <= hi[j] { g[k] } else { g[k] * leak };
+                        }
                     }
                 }
                 SLayer::MaxPool { .. } => {
-                    gx.fill(0.0);
                     let arg = &ws.arg[l][..b * nout];
                     for s in 0..b {
                         for j in 0..nout {
@@ -393,11 +320,10 @@ impl Surrogate {
                     for s in 0..b {
                         for j in 0..nout {
                             let k = s * nout + j;
-                            let inside = pre[k] >= a.lo && pre[k] <= a.hi;
+                            let inside = pre[k] >= a.lo[j] && pre[k] <= a.hi[j];
                             g[k] *= a.scale[j] * if inside { 1.0 } else { leak };
                         }
                     }
-                    gx.fill(0.0);
                     match &a.lin {
                         Linear::Dense { cols, w } => {
                             for s in 0..b {
@@ -425,7 +351,6 @@ impl Surrogate {
                     }
                 }
             }
-            std::mem::swap(&mut ws.grad, &mut ws.grad2);
         }
     }
 }
@@ -455,15 +380,17 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Buffers for one batch: activations, pre-clamp values, argmax indices and gradients.
+/// Buffers for one batch: activations and gradients per buffer, pre-clamp values and argmax
+/// indices per node.
 #[derive(Clone, Debug)]
 pub struct Workspace {
     batch: usize,
+    /// The output buffer.
+    out: usize,
     acts: Vec<Vec<f32>>,
     pre: Vec<Vec<f32>>,
     arg: Vec<Vec<u32>>,
-    grad: Vec<f32>,
-    grad2: Vec<f32>,
+    grads: Vec<Vec<f32>>,
 }
 
 impl Workspace {
@@ -476,15 +403,15 @@ impl Workspace {
     }
     /// Batch-major outputs `[batch, n_out]` of the last forward pass.
     pub fn output(&self) -> &[f32] {
-        self.acts.last().map(|v| v.as_slice()).unwrap_or(&[])
+        &self.acts[self.out]
     }
     /// Set the output gradient (batch-major `[batch, n_out]`) before [`Surrogate::backward`].
     pub fn output_grad_mut(&mut self, n_out: usize) -> &mut [f32] {
         let n = n_out * self.batch;
-        &mut self.grad[..n]
+        &mut self.grads[self.out][..n]
     }
     /// Input gradient (batch-major `[batch, n_in]`) after [`Surrogate::backward`].
     pub fn input_grad(&self, n_in: usize) -> &[f32] {
-        &self.grad[..n_in * self.batch]
+        &self.grads[0][..n_in * self.batch]
     }
 }

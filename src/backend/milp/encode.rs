@@ -9,10 +9,10 @@
 
 use super::model::{MilpModel, Sense, VarKind};
 use crate::backend::Query;
-use crate::bounds::Interval;
-use crate::net::geometry::Window;
+use crate::bounds::{Interval, NetBounds};
+use crate::net::form::{Act, Acts, Affine, Windows};
 use crate::net::requant::{requantize, round_div, Rescale, Rounding};
-use crate::net::{Layer, Network, TensorInfo};
+use crate::net::walk::{walk, Analysis};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
@@ -138,7 +138,7 @@ pub struct Encoding {
 
 struct Enc<'a> {
     m: MilpModel,
-    net: &'a Network,
+    bounds: &'a NetBounds,
     opts: &'a EncodeOptions,
     bands: Vec<BandNeuron>,
     counts: BTreeMap<String, f64>,
@@ -595,15 +595,6 @@ impl<'a> Enc<'a> {
     }
 }
 
-fn out_clamp(t: &TensorInfo, relu: bool) -> (i64, i64) {
-    let lo = t.quant.dtype.min();
-    (if relu { lo.max(t.quant.zero_point) } else { lo }, t.quant.dtype.max())
-}
-
-fn pool_taps(win: &Window, oy: usize, ox: usize, h: usize, w: usize) -> Vec<(usize, usize)> {
-    win.taps(0, oy, h).flat_map(|(_, iy)| win.taps(1, ox, w).map(move |(_, ix)| (iy, ix))).collect()
-}
-
 /// Encode a query. The model is feasible iff (up to the `Float32` bands, which only add
 /// behaviours) some input of the box reaches some unsafe disjunct.
 pub fn encode(query: &Query<'_>, opts: &EncodeOptions) -> Res<Encoding> {
@@ -612,7 +603,7 @@ pub fn encode(query: &Query<'_>, opts: &EncodeOptions) -> Res<Encoding> {
     if bounds.layers.len() != net.layers().len() || bounds.input.len() != net.input_len() {
         return Err(EncodeError::Bounds("bounds do not match the network's layers".into()));
     }
-    let mut e = Enc { m: MilpModel::default(), net, opts, bands: Vec::new(), counts: BTreeMap::new() };
+    let mut e = Enc { m: MilpModel::default(), bounds, opts, bands: Vec::new(), counts: BTreeMap::new() };
     let mut inputs = Vec::with_capacity(net.input_len());
     let mut vals: Vec<Val> = Vec::with_capacity(net.input_len());
     for (i, iv) in bounds.input.iter().enumerate() {
@@ -625,168 +616,101 @@ pub fn encode(query: &Query<'_>, opts: &EncodeOptions) -> Res<Encoding> {
         inputs.push(v);
         vals.push(Val { lin: Lin::var(v), lo: l, hi: h });
     }
-    for (li, layer) in net.layers().iter().enumerate() {
-        vals = e.layer(li, layer, &vals, bounds.layers[li].acc.as_deref(), &bounds.layers[li].out)?;
-    }
-    e.dnf(query, &vals)?;
+    let mut values = walk(net, &mut e, vals)?;
+    let out = values.pop().expect("the output tensor");
+    e.dnf(query, &out)?;
     let counts = std::mem::take(&mut e.counts);
     Ok(Encoding { model: e.m, inputs, bands: e.bands, counts })
 }
 
 impl Enc<'_> {
-    fn layer(
-        &mut self,
-        li: usize,
-        layer: &Layer,
-        x: &[Val],
-        acc: Option<&[Interval]>,
-        out: &[Interval],
-    ) -> Res<Vec<Val>> {
-        let net = self.net;
-        let input = &net.tensors()[li];
-        let outt = &net.tensors()[li + 1];
-        let zx = i128::from(input.quant.zero_point);
-        let need_acc = || acc.ok_or_else(|| EncodeError::Bounds(format!("layer {li}: no accumulator bounds")));
-        match layer {
-            Layer::Dense(d) => {
-                let acc = need_acc()?;
-                let (lo, hi) = out_clamp(outt, d.requant.relu);
-                let mut ys = Vec::with_capacity(d.out_features);
-                for j in 0..d.out_features {
-                    let zw = d.weight_zero_point[if d.weight_zero_point.len() == 1 { 0 } else { j }];
-                    let mut a = Lin::constant(i128::from(d.bias.get(j).copied().unwrap_or(0)));
-                    for (&w, xi) in d.weights[j * d.in_features..(j + 1) * d.in_features].iter().zip(x) {
-                        let wv = i128::from(w - zw);
-                        a.add_scaled(&xi.lin, wv);
-                        a.c -= wv * zx;
-                    }
-                    let iv = acc.get(j).copied().ok_or_else(|| EncodeError::Bounds(format!("layer {li}: acc {j}")))?;
-                    ys.push(self.requant(li, j, &a, iv, d.requant.rescale_for(j), outt.quant.zero_point, lo, hi)?);
-                }
-                Ok(ys)
+    /// Bounds of node `node`'s output value `k`.
+    fn out_bound(&self, node: usize, k: usize) -> Res<Interval> {
+        self.bounds.layers[node]
+            .out
+            .get(k)
+            .copied()
+            .ok_or_else(|| EncodeError::Bounds(format!("layer {node}: out {k}")))
+    }
+
+    /// `y = act(p)` for an integer expression `p ∈ iv` (value `k` of node `node`).
+    fn act(&mut self, node: usize, k: usize, p: &Lin, iv: Interval, act: &Act) -> Res<Val> {
+        let role = format!("l{node}n{k}");
+        match *act {
+            Act::Requant { ref rescale, zero_point, lo, hi } => {
+                self.requant(node, k, p, iv, rescale, zero_point, lo, hi)
             }
-            Layer::Conv2d(c) => {
-                let acc = need_acc()?;
-                let (h, w) = (input.shape[1], input.shape[2]);
-                let (oh, ow) = (outt.shape[1], outt.shape[2]);
-                let win = c.window();
-                let (lo, hi) = out_clamp(outt, c.requant.relu);
-                let (cg_in, cg_out) = (c.in_channels / c.groups, c.out_channels / c.groups);
-                let [kh, kw] = c.kernel;
-                let mut ys = Vec::with_capacity(c.out_channels * oh * ow);
-                for o in 0..c.out_channels {
-                    let g = o / cg_out;
-                    let zw = c.weight_zero_point[if c.weight_zero_point.len() == 1 { 0 } else { o }];
-                    let rescale = c.requant.rescale_for(o);
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let mut a = Lin::constant(i128::from(c.bias.get(o).copied().unwrap_or(0)));
-                            for ci in 0..cg_in {
-                                let ch = g * cg_in + ci;
-                                for (ky, iy) in win.taps(0, oy, h) {
-                                    for (kx, ix) in win.taps(1, ox, w) {
-                                        let wv = i128::from(c.weights[((o * cg_in + ci) * kh + ky) * kw + kx] - zw);
-                                        a.add_scaled(&x[(ch * h + iy) * w + ix].lin, wv);
-                                        a.c -= wv * zx;
-                                    }
-                                }
-                            }
-                            let j = ys.len();
-                            let iv = acc
-                                .get(j)
-                                .copied()
-                                .ok_or_else(|| EncodeError::Bounds(format!("layer {li}: acc {j}")))?;
-                            ys.push(self.requant(li, j, &a, iv, rescale, outt.quant.zero_point, lo, hi)?);
-                        }
-                    }
-                }
-                Ok(ys)
+            Act::Average { n, rounding, zero_point, lo, hi } => {
+                let (s_lo, s_hi) = (i128::from(iv.lo), i128::from(iv.hi));
+                let s = self.materialize(&format!("{role}_sum"), p, iv.lo, iv.hi)?;
+                let (r, r_lo, r_hi) = self
+                    .round_div(&format!("{role}_r"), &s, s_lo, s_hi, i128::from(n), rounding)?
+                    .ok_or_else(|| EncodeError::Unsupported(format!("{role}: average too large")))?;
+                let z = i128::from(zero_point);
+                let (y, l, h) = self.clamp(&role, &r.plus(z), r_lo + z, r_hi + z, i128::from(lo), i128::from(hi))?;
+                Ok(Val { lin: y, lo: l as i64, hi: h as i64 })
             }
-            Layer::MaxPool2d(p) => self.pool(li, &p.window(), x, &input.shape, out, None),
-            Layer::AvgPool2d(p) => {
-                let mode = (p.count_include_pad, p.rounding);
-                self.pool(li, &p.window(), x, &input.shape, out, Some(mode))
-            }
-            Layer::Flatten => Ok(x.to_vec()),
-            Layer::Relu => {
-                let mut ys = Vec::with_capacity(x.len());
-                for (j, v) in x.iter().enumerate() {
-                    let role = format!("l{li}n{j}");
-                    let (y, l, h) = self.clamp(
-                        &role,
-                        &v.lin,
-                        i128::from(v.lo),
-                        i128::from(v.hi),
-                        zx,
-                        i128::from(v.hi.max(input.quant.zero_point)),
-                    )?;
-                    ys.push(Val { lin: y, lo: l as i64, hi: h as i64 });
-                }
-                Ok(ys)
+            Act::Clamp { lo, hi } => {
+                let (y, l, h) =
+                    self.clamp(&role, p, i128::from(iv.lo), i128::from(iv.hi), i128::from(lo), i128::from(hi))?;
+                Ok(Val { lin: y, lo: l as i64, hi: h as i64 })
             }
         }
     }
+}
 
-    /// Max pooling (`avg = None`) or average pooling (`avg = Some((count_include_pad, rounding))`).
-    fn pool(
-        &mut self,
-        li: usize,
-        win: &Window,
-        x: &[Val],
-        in_shape: &[usize],
-        out: &[Interval],
-        avg: Option<(bool, Rounding)>,
-    ) -> Res<Vec<Val>> {
-        let (c, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
-        let outt = &self.net.tensors()[li + 1];
-        let [oh, ow] = win.output_hw(h, w).ok_or_else(|| EncodeError::Bounds(format!("layer {li}: window")))?;
-        let z = outt.quant.zero_point;
-        let t = outt.quant.dtype;
-        let mut ys = Vec::with_capacity(c * oh * ow);
-        for ch in 0..c {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let j = ys.len();
-                    let role = format!("l{li}n{j}");
-                    let ob = out.get(j).copied().ok_or_else(|| EncodeError::Bounds(format!("layer {li}: out {j}")))?;
-                    let taps: Vec<&Val> =
-                        pool_taps(win, oy, ox, h, w).into_iter().map(|(iy, ix)| &x[(ch * h + iy) * w + ix]).collect();
-                    if taps.is_empty() {
-                        return Err(EncodeError::Bounds(format!("layer {li}: empty window")));
-                    }
-                    match avg {
-                        None => ys.push(self.max(&role, &taps, ob)?),
-                        Some((include_pad, mode)) => {
-                            let n = if include_pad { win.kernel[0] * win.kernel[1] } else { taps.len() } as i128;
-                            let cnt = taps.len() as i128;
-                            let mut s = Lin::constant(-cnt * i128::from(z));
-                            for v in &taps {
-                                s.add_scaled(&v.lin, 1);
-                            }
-                            let s_lo = taps.iter().map(|v| i128::from(v.lo)).sum::<i128>() - cnt * i128::from(z);
-                            let s_hi = taps.iter().map(|v| i128::from(v.hi)).sum::<i128>() - cnt * i128::from(z);
-                            let s = self.materialize(&format!("{role}_sum"), &s, s_lo as i64, s_hi as i64)?;
-                            let (r, r_lo, r_hi) = self
-                                .round_div(&format!("{role}_r"), &s, s_lo, s_hi, n, mode)?
-                                .ok_or_else(|| EncodeError::Unsupported(format!("{role}: average too large")))?;
-                            let zi = i128::from(z);
-                            let (y, l, hh) = self.clamp(
-                                &role,
-                                &r.plus(zi),
-                                r_lo + zi,
-                                r_hi + zi,
-                                i128::from(t.min()),
-                                i128::from(t.max()),
-                            )?;
-                            ys.push(Val { lin: y, lo: l as i64, hi: hh as i64 });
-                        }
-                    }
-                }
+impl Analysis for Enc<'_> {
+    type Value = Vec<Val>;
+    type Error = EncodeError;
+
+    fn affine(&mut self, node: usize, a: &Affine, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let pre = self.bounds.layers[node]
+            .pre
+            .clone()
+            .ok_or_else(|| EncodeError::Bounds(format!("layer {node}: no accumulator bounds")))?;
+        let z = i128::from(a.zero_point);
+        let mut ys = Vec::with_capacity(a.n_out());
+        for k in 0..a.n_out() {
+            let mut p = Lin::constant(i128::from(a.bias[k]));
+            for (i, c) in a.rows.row(k) {
+                let c = i128::from(c);
+                p.add_scaled(&x[i].lin, c);
+                p.c -= c * z;
             }
+            let iv = pre.get(k).copied().ok_or_else(|| EncodeError::Bounds(format!("layer {node}: acc {k}")))?;
+            ys.push(self.act(node, k, &p, iv, a.acts.of(k))?);
         }
         Ok(ys)
     }
 
+    fn map(&mut self, node: usize, acts: &Acts, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let mut ys = Vec::with_capacity(x.len());
+        for (k, v) in x.iter().enumerate() {
+            ys.push(self.act(node, k, &v.lin, Interval::new(v.lo, v.hi), acts.of(k))?);
+        }
+        Ok(ys)
+    }
+
+    fn max(&mut self, node: usize, w: &Windows, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let mut ys = Vec::with_capacity(w.n_out());
+        for k in 0..w.n_out() {
+            let role = format!("l{node}n{k}");
+            let ob = self.out_bound(node, k)?;
+            let taps: Vec<&Val> = w.window(k).map(|i| &x[i]).collect();
+            if taps.is_empty() {
+                return Err(EncodeError::Bounds(format!("layer {node}: empty window")));
+            }
+            ys.push(Enc::max(self, &role, &taps, ob)?);
+        }
+        Ok(ys)
+    }
+
+    fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
+        Ok(x.clone())
+    }
+}
+
+impl Enc<'_> {
     /// `y = max(taps)`: candidates are the taps that can reach the largest lower bound.
     fn max(&mut self, role: &str, taps: &[&Val], ob: Interval) -> Res<Val> {
         let floor = taps.iter().map(|v| v.lo).max().unwrap_or(i64::MIN);

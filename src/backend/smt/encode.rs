@@ -9,8 +9,10 @@
 
 use super::Logic;
 use crate::bounds::NetBounds;
-use crate::net::ir::{AvgPool2d, Conv2d, Dense, Layer, Network, TensorInfo};
-use crate::net::requant::{Requant, Rescale, Rounding};
+use crate::net::form::{Act, Acts, Affine, Windows};
+use crate::net::requant::{Rescale, Rounding};
+use crate::net::walk::{walk, Analysis};
+use crate::net::Network;
 use crate::spec::Spec;
 use num_bigint::BigInt;
 use std::fmt::Write as _;
@@ -607,133 +609,74 @@ impl<'t> Encoder<'t> {
         Ok(rv)
     }
 
-    /// `clamp(R(acc) + zo, lo', hi')` of a requantization.
-    pub fn requant(&mut self, rq: &Requant, ch: usize, acc: &Val, out: &TensorInfo) -> Res<Val> {
-        let r = self.rescale(rq.rescale_for(ch), acc)?;
-        let t = self.lin(&[(1, &r)], i128::from(out.quant.zero_point))?;
-        let dlo = out.quant.dtype.min();
-        let lo = if rq.relu { dlo.max(out.quant.zero_point) } else { dlo };
-        self.clamp(&t, i128::from(lo), i128::from(out.quant.dtype.max()))
-    }
-
-    fn dense(&mut self, d: &Dense, x: &[Val], zx: i64, out: &TensorInfo) -> Res<Vec<Val>> {
-        let mut y = Vec::with_capacity(d.out_features);
-        for j in 0..d.out_features {
-            let zw = d.weight_zero_point[if d.weight_zero_point.len() == 1 { 0 } else { j }];
-            let row = &d.weights[j * d.in_features..(j + 1) * d.in_features];
-            let mut c0 = i128::from(d.bias.get(j).copied().unwrap_or(0));
-            let mut terms = Vec::with_capacity(row.len());
-            for (&w, xi) in row.iter().zip(x) {
-                let c = i128::from(w - zw);
-                c0 -= c * i128::from(zx);
-                terms.push((c, xi));
+    /// `y = act(p)`: requantization `clamp(R(p) + zp, lo, hi)`, the integer average
+    /// `clamp(round(p / n) + zp, lo, hi)`, or a clamp.
+    pub fn act(&mut self, act: &Act, p: &Val) -> Res<Val> {
+        match *act {
+            Act::Requant { ref rescale, zero_point, lo, hi } => {
+                let r = self.rescale(rescale, p)?;
+                let t = self.lin(&[(1, &r)], i128::from(zero_point))?;
+                self.clamp(&t, i128::from(lo), i128::from(hi))
             }
-            let acc = self.lin(&terms, c0)?;
-            y.push(self.requant(&d.requant, j, &acc, out)?);
-        }
-        Ok(y)
-    }
-
-    fn conv(&mut self, c: &Conv2d, x: &[Val], in_shape: &[usize], zx: i64, out: &TensorInfo) -> Res<Vec<Val>> {
-        let (h, w) = (in_shape[1], in_shape[2]);
-        let (oh, ow) = (out.shape[1], out.shape[2]);
-        let win = c.window();
-        let cg_in = c.in_channels / c.groups;
-        let cg_out = c.out_channels / c.groups;
-        let [kh, kw] = c.kernel;
-        let mut y = Vec::with_capacity(c.out_channels * oh * ow);
-        for o in 0..c.out_channels {
-            let g = o / cg_out;
-            let zw = c.weight_zero_point[if c.weight_zero_point.len() == 1 { 0 } else { o }];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut c0 = i128::from(c.bias.get(o).copied().unwrap_or(0));
-                    let mut terms = Vec::new();
-                    for ci in 0..cg_in {
-                        let ch = g * cg_in + ci;
-                        for (ky, iy) in win.taps(0, oy, h) {
-                            for (kx, ix) in win.taps(1, ox, w) {
-                                let wv = i128::from(c.weights[((o * cg_in + ci) * kh + ky) * kw + kx] - zw);
-                                c0 -= wv * i128::from(zx);
-                                terms.push((wv, &x[(ch * h + iy) * w + ix]));
-                            }
-                        }
-                    }
-                    let acc = self.lin(&terms, c0)?;
-                    y.push(self.requant(&c.requant, o, &acc, out)?);
-                }
+            Act::Average { n, rounding, zero_point, lo, hi } => {
+                let r = self.round_div(p, i128::from(n), rounding)?;
+                let v = self.lin(&[(1, &r)], i128::from(zero_point))?;
+                self.clamp(&v, i128::from(lo), i128::from(hi))
             }
+            Act::Clamp { lo, hi } => self.clamp(p, i128::from(lo), i128::from(hi)),
         }
-        Ok(y)
     }
 
-    fn pool(
-        &mut self,
-        win: crate::net::geometry::Window,
-        x: &[Val],
-        in_shape: &[usize],
-        out: &TensorInfo,
-        mut f: impl FnMut(&mut Self, Vec<&Val>, usize) -> Res<Val>,
-    ) -> Res<Vec<Val>> {
-        let (c, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
-        let (oh, ow) = (out.shape[1], out.shape[2]);
-        let mut y = Vec::with_capacity(c * oh * ow);
-        for ch in 0..c {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let taps: Vec<&Val> = win
-                        .taps(0, oy, h)
-                        .flat_map(|(_, iy)| win.taps(1, ox, w).map(move |(_, ix)| (iy, ix)))
-                        .map(|(iy, ix)| &x[(ch * h + iy) * w + ix])
-                        .collect();
-                    y.push(f(self, taps, win.kernel[0] * win.kernel[1])?);
-                }
-            }
-        }
-        Ok(y)
-    }
-
-    fn avg_pool(&mut self, p: &AvgPool2d, x: &[Val], in_shape: &[usize], out: &TensorInfo) -> Res<Vec<Val>> {
-        let z = i128::from(out.quant.zero_point);
-        let t = out.quant.dtype;
-        self.pool(p.window(), x, in_shape, out, |enc, taps, area| {
-            let n = if p.count_include_pad { area } else { taps.len() } as i128;
-            let terms: Vec<(i128, &Val)> = taps.iter().map(|v| (1, *v)).collect();
-            let sum = enc.lin(&terms, -z * taps.len() as i128)?;
-            let r = enc.round_div(&sum, n, p.rounding)?;
-            let v = enc.lin(&[(1, &r)], z)?;
-            enc.clamp(&v, i128::from(t.min()), i128::from(t.max()))
-        })
-    }
-
-    /// Encode every layer; returns the output values.
+    /// Encode every node; returns the output values.
     pub fn network(&mut self, net: &Network, inputs: Vec<Val>) -> Res<Vec<Val>> {
-        let mut x = inputs;
-        for (i, layer) in net.layers().iter().enumerate() {
-            let input = &net.tensors()[i];
-            let out = &net.tensors()[i + 1];
-            let zx = input.quant.zero_point;
-            x = match layer {
-                Layer::Dense(d) => self.dense(d, &x, zx, out)?,
-                Layer::Conv2d(c) => self.conv(c, &x, &input.shape, zx, out)?,
-                Layer::MaxPool2d(p) => self.pool(p.window(), &x, &input.shape, out, |enc, taps, _| {
-                    let mut m = taps.first().map(|v| (*v).clone()).ok_or_else(|| {
-                        EncodeError::Unsupported("max-pool window with no input (invalid model)".into())
-                    })?;
-                    for v in &taps[1..] {
-                        m = enc.max(&m, v)?;
-                    }
-                    Ok(m)
-                })?,
-                Layer::AvgPool2d(p) => self.avg_pool(p, &x, &input.shape, out)?,
-                Layer::Flatten => x,
-                Layer::Relu => {
-                    let z = self.konst(i128::from(zx), 0);
-                    x.iter().map(|v| self.max(v, &z)).collect::<Res<Vec<_>>>()?
-                }
-            };
+        let mut values = walk(net, self, inputs)?;
+        Ok(values.pop().expect("the output tensor"))
+    }
+}
+
+impl Analysis for Encoder<'_> {
+    type Value = Vec<Val>;
+    type Error = EncodeError;
+
+    fn affine(&mut self, _: usize, a: &Affine, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let z = i128::from(a.zero_point);
+        let mut y = Vec::with_capacity(a.n_out());
+        for k in 0..a.n_out() {
+            let mut c0 = i128::from(a.bias[k]);
+            let mut terms = Vec::new();
+            for (i, c) in a.rows.row(k) {
+                let c = i128::from(c);
+                c0 -= c * z;
+                terms.push((c, &x[i]));
+            }
+            let p = self.lin(&terms, c0)?;
+            y.push(self.act(a.acts.of(k), &p)?);
         }
-        Ok(x)
+        Ok(y)
+    }
+
+    fn map(&mut self, _: usize, acts: &Acts, x: &Vec<Val>) -> Res<Vec<Val>> {
+        x.iter().enumerate().map(|(k, v)| self.act(acts.of(k), v)).collect()
+    }
+
+    fn max(&mut self, _: usize, w: &Windows, x: &Vec<Val>) -> Res<Vec<Val>> {
+        (0..w.n_out())
+            .map(|k| {
+                let mut taps = w.window(k).map(|i| &x[i]);
+                let mut m = taps
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| EncodeError::Unsupported("max-pool window with no input (invalid model)".into()))?;
+                for v in taps {
+                    m = self.max(&m, v)?;
+                }
+                Ok(m)
+            })
+            .collect()
+    }
+
+    fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
+        Ok(x.clone())
     }
 }
 

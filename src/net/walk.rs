@@ -1,0 +1,64 @@
+//! The one traversal of a network, written once for every analysis.
+//!
+//! An analysis says what a value of a tensor is in its domain (integers for the executor,
+//! intervals for interval bounds, affine expressions over solver variables for the encodings, …)
+//! and how each [`Form`] maps input values to output values; [`walk`] visits the nodes in
+//! topological order and hands each form its input values. [`walk_back`] is the reverse visit
+//! that back-substitution and gradients use, merging what flows back along every edge (a tensor
+//! read by several nodes receives the sum).
+
+use super::form::{Acts, Affine, Form, Windows};
+use super::ir::Network;
+
+/// An analysis of the forms. `node` is the node's index (for naming and per-node state).
+pub trait Analysis {
+    /// What the analysis knows about one tensor.
+    type Value;
+    type Error;
+    fn affine(&mut self, node: usize, a: &Affine, x: &Self::Value) -> Result<Self::Value, Self::Error>;
+    fn map(&mut self, node: usize, acts: &Acts, x: &Self::Value) -> Result<Self::Value, Self::Error>;
+    fn max(&mut self, node: usize, w: &Windows, x: &Self::Value) -> Result<Self::Value, Self::Error>;
+    /// A reshape: the same values.
+    fn copy(&mut self, node: usize, x: &Self::Value) -> Result<Self::Value, Self::Error>;
+}
+
+/// Run `a` over every node; returns the value of every tensor (`[0]` is `input`).
+pub fn walk<A: Analysis>(net: &Network, a: &mut A, input: A::Value) -> Result<Vec<A::Value>, A::Error> {
+    let mut values = Vec::with_capacity(net.tensors().len());
+    values.push(input);
+    for (i, form) in net.forms().iter().enumerate() {
+        let x = &values[net.node_inputs(i)[0]];
+        let y = match form {
+            Form::Affine(f) => a.affine(i, f, x)?,
+            Form::Map(f) => a.map(i, f, x)?,
+            Form::Max(f) => a.max(i, f, x)?,
+            Form::Copy => a.copy(i, x)?,
+        };
+        values.push(y);
+    }
+    Ok(values)
+}
+
+/// The reverse visit: `seed` sits on tensor `from`; for every node below it, in reverse
+/// topological order, `step(node, value on its output)` returns what flows to each tensor it
+/// reads, and `merge` adds it to what that tensor already received. Returns what reaches the
+/// input (tensor 0), if anything does.
+pub fn walk_back<T>(
+    from: usize,
+    seed: T,
+    mut step: impl FnMut(usize, T) -> Vec<(usize, T)>,
+    mut merge: impl FnMut(&mut T, T),
+) -> Option<T> {
+    let mut pending: Vec<Option<T>> = (0..=from).map(|_| None).collect();
+    pending[from] = Some(seed);
+    for node in (0..from).rev() {
+        let Some(v) = pending[node + 1].take() else { continue };
+        for (t, contribution) in step(node, v) {
+            match &mut pending[t] {
+                Some(acc) => merge(acc, contribution),
+                slot @ None => *slot = Some(contribution),
+            }
+        }
+    }
+    pending[0].take()
+}
