@@ -23,7 +23,7 @@ fn main() {
         ),
         _ => (quiver::bundled::model(), quiver::bundled::vectors()),
     };
-    let opts = BackendOptions { time_limit: Some(Duration::from_secs(limit)), threads: 1 };
+    let opts = || BackendOptions::new(Some(Duration::from_secs(limit)), 1);
     println!(
         "| input | ε | bounds | verdict | variables | binaries | constraints | encode s | solve s | nodes | rounds |"
     );
@@ -38,7 +38,7 @@ fn main() {
             for (k, method) in [Method::Symbolic, Method::Interval, Method::None].into_iter().enumerate() {
                 let a = bounds::analyze(&net, &spec, method);
                 let query = Query { net: &net, spec: &spec, bounds: &a.bounds };
-                let (verdict, s) = Milp.solve(&query, &opts);
+                let (verdict, s) = Milp.solve(&query, &opts());
                 bins[k] = s.binaries;
                 println!(
                     "| {i} | {eps} | {} | {} | {} | {} | {} | {:.3} | {:.3} | {} | {} |",

@@ -20,7 +20,7 @@ fn main() {
     let limit: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
     let seed: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let opts = BackendOptions { time_limit: Some(Duration::from_secs(limit)), threads: 1 };
+    let opts = || BackendOptions::new(Some(Duration::from_secs(limit)), 1);
     let cfg = testgen::GenConfig { images: true, max_dense: 3, min_bits: 4, max_bits: 8 };
     // [logic][whole, split] = (decided, seconds)
     let mut tot = [[(0usize, 0.0f64); 2]; 2];
@@ -55,7 +55,7 @@ fn main() {
             for (si, per_disjunct) in [false, true].into_iter().enumerate() {
                 let b = SmtBackend { per_disjunct, ..SmtBackend::new(logic) };
                 let t0 = Instant::now();
-                let (v, _) = b.solve(&query, &opts);
+                let (v, _) = b.solve(&query, &opts());
                 let s = t0.elapsed().as_secs_f64();
                 if !matches!(v, Verdict::Unknown { .. }) {
                     tot[li][si].0 += 1;

@@ -87,7 +87,7 @@ fn main() {
         .split(',')
         .map(str::to_string)
         .collect();
-    let opts = BackendOptions { time_limit: Some(Duration::from_secs(limit)), threads: 1 };
+    let opts = || BackendOptions::new(Some(Duration::from_secs(limit)), 1);
     println!(
         "model `{}` ({} parameters), time limit {limit} s per backend and query, symbolic bounds, open disjuncts only",
         net.name(),
@@ -134,10 +134,12 @@ fn main() {
             for (c, n) in names.iter().enumerate() {
                 let b = column(n);
                 let t = Instant::now();
-                let (v, s) = b.solve(&query, &opts);
+                let (v, s) = b.solve(&query, &opts());
                 let secs = t.elapsed().as_secs_f64();
                 let verdict = match &v {
-                    Verdict::Unknown { reason } => format!("unknown ({})", reason.chars().take(40).collect::<String>()),
+                    Verdict::Unknown { reason } => {
+                        format!("unknown ({})", reason.to_string().chars().take(40).collect::<String>())
+                    }
                     other => other.name().to_string(),
                 };
                 if !matches!(v, Verdict::Unknown { .. }) {

@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod bounds;
+pub mod budget;
 pub mod bundled;
 pub mod harness;
 pub mod import;
@@ -14,4 +15,5 @@ pub mod net;
 pub mod search;
 pub mod spec;
 pub mod testgen;
+pub mod verdict;
 pub mod verify;

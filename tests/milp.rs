@@ -17,11 +17,11 @@ use std::time::Duration;
 
 /// Backend options; `threads > 1` solves the disjuncts' sub-MILPs concurrently.
 fn opts(threads: usize) -> BackendOptions {
-    BackendOptions { time_limit: Some(Duration::from_secs(120)), threads }
+    BackendOptions::new(Some(Duration::from_secs(120)), threads)
 }
 
 fn is_time_limit(v: &Verdict) -> bool {
-    matches!(v, Verdict::Unknown { reason } if reason.contains("time limit"))
+    v.timed_out()
 }
 
 /// Run the backend and check the verdict against enumeration. Returns 1 for a time-limit unknown.
@@ -166,7 +166,7 @@ fn bundled_model_robustness_is_decided() {
             let spec = robustness(&net, &x, Radius::Integer(eps), label, TieRule::AnyTieUnsafe).expect("valid spec");
             let analysis = bounds::analyze(&net, &spec, Method::Interval);
             let query = Query { net: &net, spec: &spec, bounds: &analysis.bounds };
-            let limit = BackendOptions { time_limit: Some(Duration::from_secs(20)), threads: 1 };
+            let limit = BackendOptions::new(Some(Duration::from_secs(20)), 1);
             let (verdict, stats) = Milp.solve(&query, &limit);
             eprintln!("input {i} ε = {eps}: {} ({stats:?})", verdict.name());
             match verdict {

@@ -1,18 +1,19 @@
 //! Complete backends: every one reads the same IR, spec and bounds and answers through one trait.
 //!
 //! A backend returns a [`Verdict`]: `Verified` only from a procedure that is sound for the IR's
-//! exact semantics; `Falsified` only with a [`crate::verify::Witness`], which can only be made by
+//! exact semantics; `Falsified` only with a [`crate::verdict::Witness`], which can only be made by
 //! replaying a candidate through the reference executor (backends refine or give up on spurious
-//! candidates themselves); anything else is `Unknown` with the reason.
+//! candidates themselves); anything else is `Unknown` with a typed reason.
 
 pub mod smt;
 
 pub mod milp;
 
 use crate::bounds::NetBounds;
+use crate::budget::Budget;
 use crate::net::Network;
 use crate::spec::Spec;
-use crate::verify::Verdict;
+use crate::verdict::Verdict;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,16 +21,25 @@ use std::time::Duration;
 /// Resource options shared by all backends.
 #[derive(Clone, Debug)]
 pub struct BackendOptions {
-    /// Wall-clock limit for the backend's solve (`None`: no limit).
-    pub time_limit: Option<Duration>,
     /// Threads: the MILP backend's concurrent sub-MILPs (one HiGHS thread each when more than
     /// one). The SMT backends ignore it.
     pub threads: usize,
+    /// The time left for the solve, shared with the rest of the pipeline: a backend sets its
+    /// solvers' limits from [`Budget::remaining`] and registers an interrupter
+    /// ([`Budget::on_stop`]) so that the watchdog stops it at the deadline.
+    pub budget: Budget,
 }
 
 impl Default for BackendOptions {
     fn default() -> Self {
-        BackendOptions { time_limit: None, threads: 1 }
+        BackendOptions { threads: 1, budget: Budget::unlimited() }
+    }
+}
+
+impl BackendOptions {
+    /// `threads` threads and a fresh budget of `limit` (`None`: unlimited).
+    pub fn new(limit: Option<Duration>, threads: usize) -> BackendOptions {
+        BackendOptions { threads, budget: Budget::new(limit) }
     }
 }
 

@@ -32,7 +32,7 @@ fn act_band(act: &Act, plo: i64, phi: i64) -> Option<Band> {
         Act::Average { n, rounding, zero_point, .. } => {
             let pmax = (plo as f64).abs().max((phi as f64).abs());
             // sum/n is a multiple of 1/n; 1/n itself is rounded.
-            let (elo, ehi) = round_err(Some(1.0 / n as f64), rounding, plo, phi);
+            let (elo, ehi) = round_err(u128::try_from(n).ok(), rounding, plo, phi);
             let fe = pmax / n as f64 * 1e-15;
             Some(Band { s: 1.0 / n as f64, o: zero_point as f64, elo: elo + fe, ehi: ehi + fe })
         }
@@ -49,13 +49,20 @@ struct Band {
     ehi: f64,
 }
 
-/// Error bounds `(below, above)` of rounding a value `v` that is a multiple of `d` (`None`: no
-/// such structure) to an integer, for `v` of the sign of `[plo, phi]`: `round(v) − v` is a
-/// multiple of `d` in `[−1/2, 1/2]`, and the tie side that the mode never takes is excluded.
-fn round_err(d: Option<f64>, mode: Rounding, plo: i64, phi: i64) -> (f64, f64) {
-    let Some(d) = d else { return (0.5, 0.5) };
-    if d >= 1.0 {
+/// Error bounds `(below, above)` of rounding a value `v` that is a multiple of `1/n` (`None`: no
+/// such structure) to an integer, for `v` of the sign of `[plo, phi]`. `round(v) − v` is a
+/// multiple of `1/n` in `[−1/2, 1/2]`. For even `n` the value `±1/2` (a tie) is such a multiple,
+/// and the tie side the mode never takes is excluded (the next multiple is `1/2 − 1/n`); for odd
+/// `n` no tie exists and both sides are at most `1/2 − 1/(2n)`.
+fn round_err(n: Option<u128>, mode: Rounding, plo: i64, phi: i64) -> (f64, f64) {
+    let Some(n) = n else { return (0.5, 0.5) };
+    if n <= 1 {
         return (0.0, 0.0); // v is an integer
+    }
+    let d = 1.0 / n as f64;
+    if n % 2 == 1 {
+        let e = 0.5 - 0.5 * d;
+        return (e, e);
     }
     let (lo_tie, hi_tie) = match mode {
         Rounding::HalfEven => (true, true),
@@ -76,7 +83,7 @@ fn rescale_band(r: &Rescale, z: i64, plo: i64, phi: i64) -> Option<Band> {
         Rescale::Dyadic { m, shift, rounding } => {
             let s = m as f64 / 2f64.powi(shift as i32);
             // m·acc/2^shift is a multiple of 2^-shift; s itself may be inexact if m > 2^53.
-            let (elo, ehi) = round_err(Some(2f64.powi(-(shift as i32))), rounding, plo, phi);
+            let (elo, ehi) = round_err(1u128.checked_shl(shift), rounding, plo, phi);
             let fe = s * pmax * 1e-15;
             Band { s, o: z, elo: elo + fe, ehi: ehi + fe }
         }

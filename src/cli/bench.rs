@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use quiver::harness::{bench, config, store, suite, vnncomp};
 use quiver::spec::robust::TieRule;
-use quiver::verify::{Report, Verdict};
+use quiver::verify::{Report, Unknown, Verdict};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -175,7 +175,7 @@ pub fn write_vnncomp_result(
         None => vnncomp::result_file("error", None, None),
         Some(r) => {
             let limit = match &r.verdict {
-                Verdict::Unknown { reason } if reason.contains("time limit") => Some("time"),
+                Verdict::Unknown { reason: Unknown::TimeLimit(_) } => Some("time"),
                 _ => None,
             };
             let name = if r.disagreement.is_some() { "error" } else { r.verdict.name() };

@@ -7,7 +7,6 @@ mod print;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use quiver::backend::BackendOptions;
 use quiver::bounds::Method;
 use quiver::net::{exec, format, Network};
 use quiver::search::SearchOptions;
@@ -174,7 +173,8 @@ struct VerifyArgs {
     /// Run every listed backend (and bounds) on the query and report any contradiction (exit 3).
     #[arg(long)]
     crosscheck: bool,
-    /// Time limit of each complete backend, in seconds.
+    /// Time limit of the whole pipeline (probe, bounds, search and every backend), in seconds.
+    /// A watchdog stops the solvers when it passes; the answer is then `unknown` (time limit).
     #[arg(long)]
     timeout: Option<f64>,
     /// Threads (0 = all cores): the MILP backend solves up to this many disjuncts' sub-MILPs at
@@ -386,7 +386,8 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
         search,
         backends,
         crosscheck: a.crosscheck,
-        backend_options: BackendOptions { time_limit: a.timeout.map(std::time::Duration::from_secs_f64), threads },
+        time_limit: a.timeout.map(std::time::Duration::from_secs_f64),
+        threads,
     };
     if let Some(mb) = a.memory_mb {
         quiver::backend::smt::set_memory_limit_mb(mb);
@@ -453,10 +454,7 @@ fn demo(count: usize, eps: &[i64], timeout: f64, json: bool) -> Result<u8> {
         bail!("--timeout must be a positive number of seconds, got {timeout}");
     }
     let mut rows = Vec::new();
-    let opts = Options {
-        backend_options: BackendOptions { time_limit: Some(std::time::Duration::from_secs_f64(timeout)), threads: 1 },
-        ..Options::default()
-    };
+    let opts = Options { time_limit: Some(std::time::Duration::from_secs_f64(timeout)), ..Options::default() };
     for (k, x) in vectors.inputs.iter().take(count).enumerate() {
         let y = exec::run(&net, x)?;
         let label = vectors.labels.get(k).copied().unwrap_or_else(|| exec::argmax(&y));

@@ -168,13 +168,13 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted
                 .collect();
         }
         if r.verdict == "unknown" {
-            let reason = r.reason.as_deref().unwrap_or("").to_ascii_lowercase();
-            if reason.contains("time limit") {
-                r.limit = Some("time".into());
-            } else if reason.contains("memory") {
-                // A backend that stopped at its own memory limit (e.g. Z3's) and said so.
-                r.limit = Some("memory".into());
-            }
+            // The child's typed reason: a time-out of any backend or stage is a time-out, a
+            // backend that stopped at its own memory limit (e.g. Z3's) a memory limit.
+            r.limit = match v.get("reason_kind").and_then(Value::as_str) {
+                Some("time_limit") => Some("time".into()),
+                Some("memory_limit") => Some("memory".into()),
+                _ => None,
+            };
         }
         if !matches!(r.verdict.as_str(), "verified" | "falsified" | "unknown") {
             r.reason = Some(format!("unexpected verdict `{}` in the child's report", r.verdict));

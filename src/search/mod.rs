@@ -7,7 +7,7 @@
 //! `≤ 0` exactly when the disjunct holds. Each restart either targets one disjunct or minimises
 //! the smallest disjunct loss (untargeted). Iterates are projected onto the box; every step's
 //! rounded point is a candidate, and a candidate counts only once
-//! [`Witness::replay`](crate::verify::Witness::replay) has confirmed it with the exact executor.
+//! [`Witness::replay`](crate::verdict::Witness::replay) has confirmed it with the exact executor.
 //!
 //! Restarts run in lock-step batches (one matrix-matrix product per layer and step), split over
 //! threads. Each restart draws from its own ChaCha8 stream derived from the seed and its index,
@@ -20,7 +20,7 @@ pub mod surrogate;
 
 use crate::net::Network;
 use crate::spec::{Atom, Spec};
-use crate::verify::Witness;
+use crate::verdict::Witness;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;

@@ -13,7 +13,7 @@
 //! nodes receives the sum of their gradients.
 //!
 //! Arithmetic is `f32`: the surrogate only steers the search; every candidate it proposes is
-//! replayed exactly by [`crate::verify::Witness::replay`].
+//! replayed exactly by [`crate::verdict::Witness::replay`].
 
 use crate::net::form::{Act, Acts, Affine as AffineForm, Form, Rows};
 use crate::net::{Network, Rescale};

@@ -1,43 +1,21 @@
-//! The verification pipeline: stages that each may decide the query, timed one by one.
+//! The verification pipeline: stages that each may decide the query, timed one by one, under
+//! one [`Budget`] for the whole run.
 //!
 //! Soundness is enforced by construction: a [`Verdict::Falsified`] carries a [`Witness`], and a
 //! `Witness` can only be made by [`Witness::replay`], which runs the reference executor and checks
 //! the input box and the unsafe condition. `Verified` comes only from sound stages (exact integer
-//! bounds here; complete backends later).
+//! bounds, complete backends). The verdict types live in [`crate::verdict`], below every stage.
 
-mod witness;
-
-pub use witness::Witness;
+pub use crate::verdict::{Unknown, Verdict, Witness};
 
 use crate::backend::{self, BackendOptions, BackendStats, Query};
 use crate::bounds::{self, Method, SpecStatus};
+use crate::budget::Budget;
 use crate::net::Network;
 use crate::search::SearchOptions;
 use crate::spec::Spec;
 use serde::Serialize;
-use std::time::Instant;
-
-/// The answer to a query.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
-    /// No input in the box violates the property.
-    Verified,
-    /// A replayed counterexample.
-    Falsified { witness: Witness },
-    /// Undecided, with the reason.
-    Unknown { reason: String },
-}
-
-impl Verdict {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Verdict::Verified => "verified",
-            Verdict::Falsified { .. } => "falsified",
-            Verdict::Unknown { .. } => "unknown",
-        }
-    }
-}
+use std::time::{Duration, Instant};
 
 /// One timed stage of the pipeline.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -71,6 +49,11 @@ pub struct Stats {
 pub struct BackendRun {
     pub backend: String,
     pub verdict: String,
+    /// Why `unknown`, as text and as its kind (`time_limit`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_kind: Option<String>,
     pub stats: BackendStats,
 }
 
@@ -85,6 +68,8 @@ pub struct Report {
     /// Set when two procedures contradict each other (one `verified`, another a replayed
     /// `falsified`): a soundness bug, never resolved silently. The verdict is then `unknown`.
     pub disagreement: Option<String>,
+    /// The run's time limit, if any (`--timeout`: the whole pipeline).
+    pub time_limit_s: Option<f64>,
 }
 
 /// Pipeline options.
@@ -101,7 +86,11 @@ pub struct Options {
     /// Run every listed backend on the query, even if an earlier stage decided it, and compare
     /// all decided answers.
     pub crosscheck: bool,
-    pub backend_options: BackendOptions,
+    /// Wall-clock limit of the whole pipeline (`None`: none). Every stage sees what is left;
+    /// a watchdog interrupts the solvers when it runs out.
+    pub time_limit: Option<Duration>,
+    /// Threads of the complete backends (the search has its own in [`SearchOptions`]).
+    pub threads: usize,
 }
 
 impl Default for Options {
@@ -112,7 +101,8 @@ impl Default for Options {
             search: Some(SearchOptions::default()),
             backends: vec!["milp".to_string()],
             crosscheck: false,
-            backend_options: BackendOptions::default(),
+            time_limit: None,
+            threads: 1,
         }
     }
 }
@@ -145,14 +135,20 @@ fn method_name(m: Method) -> &'static str {
     }
 }
 
-/// Run the pipeline on a query. `spec` must fit `net` ([`Spec::check`]).
+/// Run the pipeline on a query under a fresh budget of [`Options::time_limit`]. `spec` must fit
+/// `net` ([`Spec::check`]). See [`verify_within`].
+pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
+    verify_within(net, spec, opts, &Budget::new(opts.time_limit))
+}
+
+/// Run the pipeline on a query within `budget` (which the caller may stop, e.g. on Ctrl-C).
 ///
 /// Stages: probe → bounds → search → complete backend(s); each is optional and timed. Bounds run
 /// before the search (unlike the seed paper's order) because they cost milliseconds and decide
 /// most robust instances, on which a search would spend its whole budget in vain. The first
 /// stage that decides ends the run, except with `crosscheck`, where every listed backend also
 /// runs and any contradiction between decided answers is reported in [`Report::disagreement`].
-pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
+pub fn verify_within(net: &Network, spec: &Spec, opts: &Options, budget: &Budget) -> Report {
     let start = Instant::now();
     let mut timer = Timer { stages: Vec::new() };
     let mut stats = Stats {
@@ -163,6 +159,7 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
     };
     // Every decided answer, by the procedure that gave it.
     let mut answers: Vec<(String, Verdict)> = Vec::new();
+    let mut unknowns: Vec<Unknown> = Vec::new();
 
     if opts.probe {
         let found = timer.run("probe", || {
@@ -202,10 +199,11 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
 
     // Per disjunct, the search's closest approach: the backends take the closest first.
     let mut search_loss: Option<Vec<f32>> = None;
-    if answers.is_empty() {
+    if answers.is_empty() && !budget.is_stopped() {
         if let Some(so) = &opts.search {
+            let so = SearchOptions { budget: budget.remaining_or(so.budget), ..so.clone() };
             let r = timer.run("search", || {
-                let r = crate::search::search(net, spec, so);
+                let r = crate::search::search(net, spec, &so);
                 let outcome = match &r.witness {
                     Some(_) => format!("counterexample replayed after {} executions", r.evaluations),
                     None => format!("none found in {} executions", r.evaluations),
@@ -222,7 +220,6 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
         }
     }
 
-    let mut unknown_reasons = Vec::new();
     if let Some(a) = &analysis {
         let names: Vec<String> = if opts.crosscheck {
             if opts.backends.iter().any(|b| b == "all") {
@@ -256,14 +253,17 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
             _ => None,
         };
         let query = Query { net, spec: reduced.as_ref().unwrap_or(spec), bounds: &a.bounds };
+        let bopts = BackendOptions { threads: opts.threads, budget: budget.clone() };
         for name in names {
             let Some(b) = backend::by_name(&name) else {
-                unknown_reasons
-                    .push(format!("backend `{name}` is not available (available: {:?})", backend::available()));
+                unknowns.push(Unknown::Unsupported(format!(
+                    "backend `{name}` is not available (available: {:?})",
+                    backend::available()
+                )));
                 continue;
             };
             let (verdict, bstats) = timer.run(&format!("backend ({})", b.name()), || {
-                let (v, s) = b.solve(&query, &opts.backend_options);
+                let (v, s) = b.solve(&query, &bopts);
                 let outcome = match &v {
                     Verdict::Unknown { reason } => format!("unknown: {reason}"),
                     other => other.name().to_string(),
@@ -273,36 +273,58 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
             let verdict = match verdict {
                 Verdict::Falsified { witness } => match Witness::replay(net, spec, witness.input()) {
                     Some(witness) => Verdict::Falsified { witness },
-                    None => Verdict::Unknown {
-                        reason: "internal error: a backend witness does not replay against the whole spec".into(),
-                    },
+                    None => Verdict::unknown(Unknown::SolverError(
+                        "internal error: a backend witness does not replay against the whole spec".into(),
+                    )),
                 },
                 other => other,
             };
-            stats.backends.push(BackendRun { backend: name.clone(), verdict: verdict.name().into(), stats: bstats });
+            let (reason, reason_kind) = match &verdict {
+                Verdict::Unknown { reason } => (Some(reason.to_string()), Some(reason.kind().to_string())),
+                _ => (None, None),
+            };
+            stats.backends.push(BackendRun {
+                backend: name.clone(),
+                verdict: verdict.name().into(),
+                reason,
+                reason_kind,
+                stats: bstats,
+            });
             match verdict {
-                Verdict::Unknown { reason } => unknown_reasons.push(format!("{name}: {reason}")),
+                Verdict::Unknown { reason } => unknowns.push(reason.prefixed(&format!("{name}: "))),
                 decided => answers.push((name, decided)),
             }
         }
         if let (SpecStatus::Open(ks), true) = (&a.status, opts.backends.is_empty() && answers.is_empty()) {
-            unknown_reasons.push(format!(
+            unknowns.push(Unknown::Incomplete(format!(
                 "bounds leave {} of {} disjuncts open and no complete backend was requested",
                 ks.len(),
                 spec.unsafe_dnf.len()
-            ));
+            )));
         }
     }
+    let said = unknowns.iter().any(|u| matches!(u, Unknown::TimeLimit(_) | Unknown::Interrupted(_)));
+    if answers.is_empty() && budget.is_stopped() && !said {
+        let detail = format!("after {:.1} s", start.elapsed().as_secs_f64());
+        unknowns.push(if budget.timed_out() { Unknown::TimeLimit(detail) } else { Unknown::Interrupted(detail) });
+    }
 
-    let (verdict, disagreement) = combine(answers, &unknown_reasons);
-    Report { verdict, stages: timer.stages, stats, seconds: start.elapsed().as_secs_f64(), disagreement }
+    let (verdict, disagreement) = combine(answers, unknowns);
+    Report {
+        verdict,
+        stages: timer.stages,
+        stats,
+        seconds: start.elapsed().as_secs_f64(),
+        disagreement,
+        time_limit_s: opts.time_limit.map(|t| t.as_secs_f64()),
+    }
 }
 
 /// Combine the decided answers of the stages and backends (by procedure name) into the run's
 /// verdict. A `verified` next to a replayed `falsified` is never resolved: the verdict is
-/// `unknown` and the second value carries the soundness alarm (the CLI exits 3). Otherwise a
-/// witness wins, then `verified`, else `unknown` with the collected reasons.
-pub fn combine(mut answers: Vec<(String, Verdict)>, unknown_reasons: &[String]) -> (Verdict, Option<String>) {
+/// `unknown` ([`Unknown::Disagreement`]) and the second value carries the soundness alarm (the
+/// CLI exits 3). Otherwise a witness wins, then `verified`, else `unknown` with the reasons.
+pub fn combine(mut answers: Vec<(String, Verdict)>, unknowns: Vec<Unknown>) -> (Verdict, Option<String>) {
     let verified: Vec<&str> =
         answers.iter().filter(|(_, v)| *v == Verdict::Verified).map(|(n, _)| n.as_str()).collect();
     let falsified: Vec<&str> =
@@ -311,14 +333,13 @@ pub fn combine(mut answers: Vec<(String, Verdict)>, unknown_reasons: &[String]) 
         let msg = format!(
             "SOUNDNESS ALARM: verified by {verified:?} but a replayed counterexample was found by {falsified:?}"
         );
-        (Verdict::Unknown { reason: msg.clone() }, Some(msg))
+        (Verdict::unknown(Unknown::Disagreement(msg.clone())), Some(msg))
     } else if let Some(i) = answers.iter().position(|(_, v)| matches!(v, Verdict::Falsified { .. })) {
         (answers.swap_remove(i).1, None)
     } else if !verified.is_empty() {
         (Verdict::Verified, None)
     } else {
-        let reason = if unknown_reasons.is_empty() { "undecided".to_string() } else { unknown_reasons.join("; ") };
-        (Verdict::Unknown { reason }, None)
+        (Verdict::unknown(Unknown::combine(unknowns)), None)
     }
 }
 
@@ -340,20 +361,24 @@ mod tests {
     fn verified_next_to_a_replayed_witness_is_an_alarm_not_a_verdict() {
         let answers =
             vec![("bounds".to_string(), Verdict::Verified), ("milp".into(), Verdict::Falsified { witness: witness() })];
-        let (v, alarm) = combine(answers, &[]);
-        assert!(matches!(v, Verdict::Unknown { .. }), "{v:?}");
+        let (v, alarm) = combine(answers, Vec::new());
+        assert!(matches!(v, Verdict::Unknown { reason: Unknown::Disagreement(_) }), "{v:?}");
         let alarm = alarm.expect("a soundness alarm");
         assert!(alarm.contains("bounds") && alarm.contains("milp"), "{alarm}");
     }
 
     #[test]
     fn unknown_next_to_a_decided_answer_is_no_disagreement() {
-        let (v, alarm) = combine(vec![("milp".into(), Verdict::Verified)], &["smt-bv: z3: timeout".into()]);
+        let timeout = || Unknown::TimeLimit("smt-bv: z3".into());
+        let (v, alarm) = combine(vec![("milp".into(), Verdict::Verified)], vec![timeout()]);
         assert_eq!((v, alarm), (Verdict::Verified, None));
-        let (v, alarm) = combine(vec![("search".into(), Verdict::Falsified { witness: witness() })], &["x".into()]);
+        let (v, alarm) = combine(
+            vec![("search".into(), Verdict::Falsified { witness: witness() })],
+            vec![Unknown::Incomplete("x".into())],
+        );
         assert!(matches!(v, Verdict::Falsified { .. }) && alarm.is_none());
-        let (v, _) = combine(Vec::new(), &["a".into(), "b".into()]);
-        assert_eq!(v, Verdict::Unknown { reason: "a; b".into() });
+        let (v, _) = combine(Vec::new(), vec![Unknown::Incomplete("a".into()), timeout()]);
+        assert_eq!(v, Verdict::unknown(Unknown::TimeLimit("a; time limit: smt-bv: z3".into())));
     }
 
     /// The disjuncts handed to the backend, reordered by the search, are exactly the ones bounds

@@ -41,6 +41,18 @@ impl Outcome {
         }
     }
 
+    /// The typed reason of an undecided answer with this outcome.
+    pub fn unknown(&self) -> crate::verdict::Unknown {
+        use crate::verdict::Unknown;
+        let d = self.describe();
+        match self {
+            Outcome::TimeLimit => Unknown::TimeLimit(d),
+            Outcome::Interrupted => Unknown::Interrupted(d),
+            Outcome::Other(s) if s.contains("memory limit") => Unknown::MemoryLimit(d),
+            _ => Unknown::SolverError(d),
+        }
+    }
+
     /// A reason for an undecided answer.
     pub fn describe(&self) -> String {
         match self {
@@ -87,7 +99,12 @@ extern "C" fn interrupt_callback(
     data_in: *mut highs_sys::HighsCallbackDataIn,
     data: *mut c_void,
 ) {
-    if kind != highs_sys::kHighsCallbackMipInterrupt as c_int || data.is_null() || data_in.is_null() {
+    let interrupts = [
+        highs_sys::kHighsCallbackMipInterrupt,
+        highs_sys::kHighsCallbackSimplexInterrupt,
+        highs_sys::kHighsCallbackIpmInterrupt,
+    ];
+    if !interrupts.iter().any(|&k| k as c_int == kind) || data.is_null() || data_in.is_null() {
         return;
     }
     // SAFETY: `data` is the `&AtomicBool` registered in `solve`, alive for the whole run, and
@@ -185,10 +202,17 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: O
         let data = flag as *const AtomicBool as *mut c_void;
         // SAFETY: `m` owns a live Highs instance; `flag` outlives the solve below, the only time
         // HiGHS calls the callback.
+        // The MIP interrupt is polled between nodes; the simplex and IPM ones inside the LP
+        // solves (the root LP of a large model can take seconds).
         let ok = unsafe {
             highs_sys::Highs_setCallback(m.as_mut_ptr(), Some(interrupt_callback), data) == highs_sys::STATUS_OK
-                && highs_sys::Highs_startCallback(m.as_mut_ptr(), highs_sys::kHighsCallbackMipInterrupt)
-                    == highs_sys::STATUS_OK
+                && [
+                    highs_sys::kHighsCallbackMipInterrupt,
+                    highs_sys::kHighsCallbackSimplexInterrupt,
+                    highs_sys::kHighsCallbackIpmInterrupt,
+                ]
+                .iter()
+                .all(|&k| highs_sys::Highs_startCallback(m.as_mut_ptr(), k) == highs_sys::STATUS_OK)
         };
         if !ok {
             return Run {
@@ -217,6 +241,13 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: O
                 Outcome::of_status(s)
             }
         }
+    };
+    // An interrupted run's conclusions are not trusted: only a point (replayed by the caller)
+    // survives a stop; "infeasible" from a run cut short in some LP is not a proof.
+    let outcome = match outcome {
+        Outcome::Solution(_) | Outcome::Interrupted => outcome,
+        _ if stop.is_some_and(|f| f.load(Ordering::SeqCst)) => Outcome::Interrupted,
+        o => o,
     };
     Run { outcome, nodes, threads }
 }

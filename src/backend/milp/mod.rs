@@ -32,10 +32,10 @@ pub use export::{export_lp, export_mps, write_lp, write_mps};
 
 use super::{Backend, BackendOptions, BackendStats, Query};
 use crate::spec::Spec;
-use crate::verify::{Verdict, Witness};
+use crate::verdict::{Unknown, Verdict, Witness};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Most refinement rounds after spurious candidates before giving up with `Unknown`.
@@ -58,16 +58,15 @@ impl Backend for MilpWhole {
     }
 
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
-        let start = Instant::now();
         let mut stats = BackendStats::default();
         let mut rounds = 0usize;
         let mut eopts = EncodeOptions::default();
-        let ctx = Ctx { opts, threads: opts.threads, start, stop: None };
+        let ctx = Ctx { opts, threads: opts.threads, stop: opts.budget.stop_flag() };
         let verdict = match Milp.solve_one(query, query, &mut eopts, &ctx, &mut stats, &mut rounds) {
             Decision::Unreachable => Verdict::Verified,
             Decision::Witness(w) => Verdict::Falsified { witness: w },
-            Decision::Unknown(reason) => Verdict::Unknown { reason },
-            Decision::Interrupted => Verdict::Unknown { reason: highs::Outcome::Interrupted.describe() },
+            Decision::Unknown(reason) => Verdict::unknown(reason),
+            Decision::Interrupted => Verdict::unknown(stopped(opts)),
         };
         stats.extra.insert("rounds".into(), rounds as f64);
         stats.extra.insert("subproblems".into(), 1.0);
@@ -85,19 +84,21 @@ impl Backend for Milp {
     }
 
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
-        let start = Instant::now();
         let disjuncts = query.spec.unsafe_dnf.len();
         let workers = opts.threads.max(1).min(disjuncts.max(1));
         // With one worker HiGHS gets the threads; with several, each sub-MILP runs on one.
         let highs_threads = if workers > 1 { 1 } else { opts.threads };
         let shared = Shared {
             next: AtomicUsize::new(0),
-            stop: AtomicBool::new(false),
+            stop: Arc::new(AtomicBool::new(false)),
             exact: Mutex::new(BTreeSet::new()),
             decisions: Mutex::new(vec![None; disjuncts]),
             stats: Mutex::new((BackendStats::default(), 0)),
         };
-        let work = || self.worker(query, opts, highs_threads, start, &shared);
+        // The budget's deadline (or an explicit stop) interrupts every worker's HiGHS run.
+        let flag = shared.stop.clone();
+        let _guard = opts.budget.on_stop(move || flag.store(true, Ordering::SeqCst));
+        let work = || self.worker(query, opts, highs_threads, &shared);
         if workers > 1 {
             std::thread::scope(|s| {
                 for _ in 0..workers {
@@ -120,19 +121,18 @@ impl Backend for Milp {
                 }
                 Some(Decision::Unreachable) => {}
                 Some(Decision::Unknown(reason)) => {
-                    unknowns.push(if disjuncts > 1 { format!("disjunct {k}: {reason}") } else { reason })
+                    unknowns.push(if disjuncts > 1 { reason.prefixed(&format!("disjunct {k}: ")) } else { reason })
                 }
-                // Interrupted: another disjunct gave a witness (so this reason is never shown).
-                None | Some(Decision::Interrupted) => {
-                    unknowns.push(format!("disjunct {k}: not attempted (time limit reached)"))
-                }
+                // Interrupted by another disjunct's witness (this reason is then never shown),
+                // or by the budget.
+                None | Some(Decision::Interrupted) => unknowns.push(stopped(opts).prefixed(&format!("disjunct {k}: "))),
             }
         }
         let verdict = verdict.unwrap_or_else(|| {
             if unknowns.is_empty() {
                 Verdict::Verified
             } else {
-                Verdict::Unknown { reason: unknowns.join("; ") }
+                Verdict::unknown(Unknown::combine(unknowns))
             }
         });
         stats.extra.insert("rounds".into(), rounds as f64);
@@ -145,9 +145,9 @@ impl Backend for Milp {
 /// State shared by the workers of [`Milp`]: they take disjuncts in order from `next`.
 struct Shared {
     next: AtomicUsize,
-    /// Set once a witness is replayed: the other workers' HiGHS runs are interrupted and no
-    /// further disjunct is taken.
-    stop: AtomicBool,
+    /// Set once a witness is replayed, or when the budget stops: the workers' HiGHS runs are
+    /// interrupted and no further disjunct is taken.
+    stop: Arc<AtomicBool>,
     /// Band neurons made exact stay exact for the disjuncts taken later.
     exact: Mutex<BTreeSet<(usize, usize)>>,
     decisions: Mutex<Vec<Option<Decision>>>,
@@ -163,10 +163,10 @@ impl Shared {
 
 impl Milp {
     /// Take disjuncts from `shared.next` until none is left, a witness is found or time is up.
-    fn worker(&self, query: &Query<'_>, opts: &BackendOptions, threads: usize, start: Instant, shared: &Shared) {
+    fn worker(&self, query: &Query<'_>, opts: &BackendOptions, threads: usize, shared: &Shared) {
         loop {
             let k = shared.next.fetch_add(1, Ordering::SeqCst);
-            if k >= query.spec.unsafe_dnf.len() || shared.stop.load(Ordering::SeqCst) || out_of_time(opts, start) {
+            if k >= query.spec.unsafe_dnf.len() || shared.stop.load(Ordering::SeqCst) || opts.budget.is_stopped() {
                 return;
             }
             let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
@@ -175,7 +175,7 @@ impl Milp {
                 EncodeOptions { exact: shared.exact_snapshot(), relax_inputs: true, relax_integers: true, guide: true };
             let mut stats = BackendStats::default();
             let mut rounds = 0usize;
-            let ctx = Ctx { opts, threads, start, stop: Some(&shared.stop) };
+            let ctx = Ctx { opts, threads, stop: &shared.stop };
             let d = self.solve_one(&subquery, query, &mut eopts, &ctx, &mut stats, &mut rounds);
             if matches!(d, Decision::Witness(_)) {
                 shared.stop.store(true, Ordering::SeqCst);
@@ -246,9 +246,21 @@ pub const ROUNDING_TRIES: usize = 256;
 enum Decision {
     Unreachable,
     Witness(Witness),
-    Unknown(String),
-    /// Stopped through [`Ctx::stop`]: another disjunct gave a witness.
+    Unknown(Unknown),
+    /// Stopped through [`Ctx::stop`]: another disjunct gave a witness, or the budget stopped.
     Interrupted,
+}
+
+/// Why a disjunct was stopped or never attempted: the budget's time limit, an explicit stop, or
+/// (when neither) another disjunct's witness.
+fn stopped(opts: &BackendOptions) -> Unknown {
+    if opts.budget.timed_out() {
+        Unknown::TimeLimit("not finished within the time limit".into())
+    } else if opts.budget.is_stopped() {
+        Unknown::Interrupted("stopped".into())
+    } else {
+        Unknown::Incomplete("not attempted".into())
+    }
 }
 
 /// Share of the remaining time given to the first, fully relaxed tier of a disjunct
@@ -260,13 +272,7 @@ struct Ctx<'a> {
     opts: &'a BackendOptions,
     /// HiGHS threads of each run.
     threads: usize,
-    start: Instant,
-    stop: Option<&'a AtomicBool>,
-}
-
-/// Whether the time budget is used up.
-fn out_of_time(opts: &BackendOptions, start: Instant) -> bool {
-    opts.time_limit.is_some_and(|l| start.elapsed() >= l)
+    stop: &'a AtomicBool,
 }
 
 impl Milp {
@@ -281,13 +287,14 @@ impl Milp {
         stats: &mut BackendStats,
         rounds: &mut usize,
     ) -> Decision {
-        let (opts, start) = (ctx.opts, ctx.start);
+        let opts = ctx.opts;
         loop {
             *rounds += 1;
             let t = Instant::now();
             let enc = match encode(sub, eopts) {
                 Ok(e) => e,
-                Err(e) => return Decision::Unknown(e.to_string()),
+                Err(e @ EncodeError::Unsupported(_)) => return Decision::Unknown(Unknown::Unsupported(e.to_string())),
+                Err(e) => return Decision::Unknown(Unknown::SolverError(e.to_string())),
             };
             stats.encode_seconds += t.elapsed().as_secs_f64();
             if enc.model.vars.len() >= stats.variables {
@@ -298,21 +305,15 @@ impl Milp {
                     stats.extra.insert(k.clone(), *v);
                 }
             }
-            let remaining = match opts.time_limit {
-                Some(l) => {
-                    let left = l.as_secs_f64() - start.elapsed().as_secs_f64();
-                    if left <= 0.0 {
-                        return Decision::Unknown("time limit reached".into());
-                    }
-                    Some(left)
-                }
-                None => None,
+            let remaining = match opts.budget.remaining() {
+                Some(left) if left.is_zero() => return Decision::Interrupted,
+                left => left.map(|l| l.as_secs_f64()),
             };
             // The relaxed tier may not take all the time: the exact one must get its chance.
             let relaxed = eopts.relax_integers;
             let limit = if relaxed { remaining.map(|r| r * RELAXED_SHARE) } else { remaining };
             let t = Instant::now();
-            let run = highs::solve(&enc.model, limit, ctx.threads, ctx.stop);
+            let run = highs::solve(&enc.model, limit, ctx.threads, Some(ctx.stop));
             stats.solve_seconds += t.elapsed().as_secs_f64();
             stats.nodes = match (stats.nodes, run.nodes) {
                 (Some(a), Some(b)) => Some(a + b),
@@ -327,7 +328,7 @@ impl Milp {
                     eopts.relax_integers = false;
                     continue;
                 }
-                o @ (highs::Outcome::TimeLimit | highs::Outcome::Other(_)) => return Decision::Unknown(o.describe()),
+                o @ (highs::Outcome::TimeLimit | highs::Outcome::Other(_)) => return Decision::Unknown(o.unknown()),
                 highs::Outcome::Solution(x) => x,
             };
             let values: Option<Vec<f64>> = enc.inputs.iter().map(|&v| x.get(v).copied()).collect();
@@ -336,7 +337,9 @@ impl Milp {
             }
             stats.spurious_candidates += 1;
             if *rounds >= MAX_ROUNDS {
-                return Decision::Unknown(format!("{rounds} refinement rounds without a decision"));
+                return Decision::Unknown(Unknown::Incomplete(format!(
+                    "{rounds} refinement rounds without a decision"
+                )));
             }
             if eopts.relax_integers {
                 // The real-valued relaxation admitted a point no integer execution matches.
@@ -361,11 +364,11 @@ impl Milp {
                 eopts.exact.extend(enc.bands.iter().map(|b| (b.layer, b.neuron)));
             }
             if eopts.exact.len() == before {
-                return Decision::Unknown(
+                return Decision::Unknown(Unknown::SolverError(
                     "HiGHS returned a candidate that does not replay although the encoding is exact \
                      (numerical trouble)"
                         .into(),
-                );
+                ));
             }
         }
     }

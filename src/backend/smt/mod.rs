@@ -15,7 +15,7 @@ pub use encode::EncodeError;
 pub use smt2::export_smt2;
 
 use super::{Backend, BackendOptions, BackendStats, Query};
-use crate::verify::Verdict;
+use crate::verdict::Verdict;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU32, Ordering};
 

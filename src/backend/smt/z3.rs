@@ -7,8 +7,9 @@
 use super::encode::{encode, EncodeError, Encoder, Theory, Val};
 use super::{Logic, SmtBackend};
 use crate::backend::{BackendOptions, BackendStats, Query};
+use crate::budget::{Budget, StopGuard};
 use crate::net::requant::Rescale;
-use crate::verify::{Verdict, Witness};
+use crate::verdict::{Unknown, Verdict, Witness};
 use ::z3::ast::{Bool, Int, BV};
 use ::z3::{Model, Params, SatResult, Solver};
 use std::time::{Duration, Instant};
@@ -27,8 +28,42 @@ fn read_int(model: &Model, name: &str, w: u32) -> Option<i64> {
     Some(((u << shift) as i64) >> shift)
 }
 
-fn remaining(deadline: Option<Instant>) -> Option<Duration> {
-    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+/// The calling thread's Z3 context, sendable to the watchdog. `Z3_interrupt` is the one Z3 call
+/// made to be used from another thread.
+struct Interruptible(z3_sys::Z3_context);
+// SAFETY: the pointer is only passed to `Z3_interrupt`, which Z3 documents as callable from any
+// thread; the guard that holds it is dropped before the context can go away (the context is the
+// thread-local one of the solving thread, alive for the whole solve).
+unsafe impl Send for Interruptible {}
+unsafe impl Sync for Interruptible {}
+
+/// Interrupt the current thread's Z3 context when the budget stops, while the guard lives.
+fn interrupt_on_stop(budget: &Budget) -> StopGuard {
+    let ctx = Interruptible(::z3::Context::thread_local().get_z3_context());
+    budget.on_stop(move || {
+        let c = &ctx;
+        // SAFETY: see `Interruptible`.
+        unsafe { z3_sys::Z3_interrupt(c.0) };
+    })
+}
+
+/// The typed reason of Z3's `unknown`: a stop of the budget (a time-out, or an explicit stop)
+/// wins over what Z3 says; otherwise Z3's own reason.
+fn z3_unknown(why: &str, budget: &Budget) -> Unknown {
+    let text = format!("z3: {why}");
+    if budget.timed_out() {
+        Unknown::TimeLimit(format!("z3 stopped at the deadline ({why})"))
+    } else if budget.is_stopped() {
+        Unknown::Interrupted(format!("z3 stopped ({why})"))
+    } else if why.contains("timeout") {
+        Unknown::TimeLimit(text)
+    } else if why.contains("memory") || why.contains("memout") {
+        Unknown::MemoryLimit(text)
+    } else if why.contains("canceled") || why.contains("interrupted") {
+        Unknown::Interrupted(text)
+    } else {
+        Unknown::Incomplete(text)
+    }
 }
 
 fn set_timeout(s: &Solver, left: Option<Duration>) {
@@ -43,19 +78,19 @@ fn set_timeout(s: &Solver, left: Option<Duration>) {
 enum Decision {
     Unreachable,
     Witness(Witness),
-    Unknown(String),
+    Unknown(Unknown),
 }
 
 /// Solve `query` with `backend`'s logic. See the module documentation of [`super`].
 pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> (Verdict, BackendStats) {
     let start = Instant::now();
-    let deadline = opts.time_limit.map(|t| start + t);
+    let budget = &opts.budget;
     let mut stats = BackendStats::default();
     let enc = match encode(query.net, query.spec, query.bounds, backend.logic) {
         Ok(e) => e,
         Err(e) => {
             stats.encode_seconds = start.elapsed().as_secs_f64();
-            return (Verdict::Unknown { reason: format!("smt encoding: {e}") }, stats);
+            return (Verdict::unknown(Unknown::Unsupported(format!("smt encoding: {e}"))), stats);
         }
     };
     stats.encode_seconds = start.elapsed().as_secs_f64();
@@ -77,14 +112,14 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
     if parsed.len() != expected {
         stats.solve_seconds = t.elapsed().as_secs_f64();
         let reason = format!("BUG: z3 parsed {} of {expected} assertions of the encoding", parsed.len());
-        return (Verdict::Unknown { reason }, stats);
+        return (Verdict::unknown(Unknown::SolverError(reason)), stats);
     }
     let verdict = if !split {
         stats.extra.insert("subproblems".into(), 1.0);
-        match decide(&base, &enc, query, backend, deadline, &mut stats) {
+        match decide(&base, &enc, query, backend, budget, &mut stats) {
             Decision::Unreachable => Verdict::Verified,
             Decision::Witness(witness) => Verdict::Falsified { witness },
-            Decision::Unknown(reason) => Verdict::Unknown { reason },
+            Decision::Unknown(reason) => Verdict::unknown(reason),
         }
     } else {
         let mut unknowns = Vec::new();
@@ -97,15 +132,15 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
                 s.assert(a);
             }
             s.assert(Bool::new_const(d.as_str()));
-            match decide(&s, &enc, query, backend, deadline, &mut stats) {
+            match decide(&s, &enc, query, backend, budget, &mut stats) {
                 Decision::Unreachable => {}
                 Decision::Witness(w) => {
                     found = Some(w);
                     break;
                 }
                 Decision::Unknown(reason) => {
-                    unknowns.push(format!("disjunct {k}: {reason}"));
-                    if remaining(deadline) == Some(Duration::ZERO) {
+                    unknowns.push(reason.prefixed(&format!("disjunct {k}: ")));
+                    if budget.is_stopped() {
                         break;
                     }
                 }
@@ -118,9 +153,9 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
             None => {
                 let skipped = enc.disjuncts.len() - solved;
                 if skipped > 0 {
-                    unknowns.push(format!("{skipped} more disjunct(s) not tried"));
+                    unknowns.push(Unknown::Incomplete(format!("{skipped} more disjunct(s) not tried")));
                 }
-                Verdict::Unknown { reason: unknowns.join("; ") }
+                Verdict::unknown(Unknown::combine(unknowns))
             }
         }
     };
@@ -136,13 +171,14 @@ fn decide(
     enc: &super::encode::Encoded,
     query: &Query<'_>,
     backend: &SmtBackend,
-    deadline: Option<Instant>,
+    budget: &Budget,
     stats: &mut BackendStats,
 ) -> Decision {
+    let _interrupt = interrupt_on_stop(budget);
     loop {
-        let left = remaining(deadline);
+        let left = budget.remaining();
         if left == Some(Duration::ZERO) {
-            return Decision::Unknown("time limit reached".into());
+            return Decision::Unknown(z3_unknown("not started: no time left", budget));
         }
         set_timeout(solver, left);
         let result = match super::memory_limit_mb(backend) {
@@ -162,32 +198,32 @@ fn decide(
             SatResult::Unknown => {
                 let why = solver.get_reason_unknown().unwrap_or_default();
                 let why = if why.is_empty() { "no reason given".to_string() } else { why };
-                return Decision::Unknown(format!("z3: {why}"));
+                return Decision::Unknown(z3_unknown(&why, budget));
             }
             SatResult::Sat => {
                 let Some(model) = solver.get_model() else {
-                    return Decision::Unknown("z3 answered sat without a model".into());
+                    return Decision::Unknown(Unknown::SolverError("z3 answered sat without a model".into()));
                 };
                 let x: Option<Vec<i64>> = enc.inputs.iter().map(|(n, w)| read_int(&model, n, *w)).collect();
                 let Some(x) = x else {
-                    return Decision::Unknown("could not read the inputs from z3's model".into());
+                    return Decision::Unknown(Unknown::SolverError("could not read the inputs from z3's model".into()));
                 };
                 if let Some(witness) = Witness::replay(query.net, query.spec, &x) {
                     return Decision::Witness(witness);
                 }
                 if enc.exact {
-                    return Decision::Unknown(format!(
+                    return Decision::Unknown(Unknown::SolverError(format!(
                         "BUG: the exact {} encoding produced a counterexample {x:?} that replay rejects",
                         enc.logic_name()
-                    ));
+                    )));
                 }
                 // The float band admitted a spurious point: exclude it and ask again.
                 stats.spurious_candidates += 1;
                 if stats.spurious_candidates > backend.max_candidates {
-                    return Decision::Unknown(format!(
+                    return Decision::Unknown(Unknown::Incomplete(format!(
                         "{} spurious candidates from the float32 band of QF_LIA (use smt-bv for exact float32)",
                         stats.spurious_candidates
-                    ));
+                    )));
                 }
                 let eqs: Vec<String> = enc
                     .inputs
@@ -206,7 +242,7 @@ fn decide(
                     enc.inputs.iter().map(|(n, w)| format!("(declare-const {n} {})", th.sort(*w))).collect();
                 solver.from_string(format!("{decls}(assert (not (and true {})))", eqs.join(" ")));
                 if solver.get_assertions().len() != before + 1 {
-                    return Decision::Unknown("BUG: z3 rejected a blocking clause".into());
+                    return Decision::Unknown(Unknown::SolverError("BUG: z3 rejected a blocking clause".into()));
                 }
             }
         }
