@@ -9,7 +9,7 @@
 
 use super::Logic;
 use crate::bounds::{Interval, NetBounds};
-use crate::net::form::{Act, Acts, Affine, Windows};
+use crate::net::form::{Act, Acts, Affine, Gather, Src, Windows};
 use crate::net::requant::{Rescale, Rounding};
 use crate::net::walk::{walk, Analysis};
 use crate::net::Network;
@@ -624,6 +624,22 @@ impl<'t> Encoder<'t> {
                 self.clamp(&v, i128::from(lo), i128::from(hi))
             }
             Act::Clamp { lo, hi } => self.clamp(p, i128::from(lo), i128::from(hi)),
+            Act::Lut { .. } => {
+                // An `ite` chain over the values of `p`'s range (the last one needs no test).
+                let (lo, hi) = (p.lo, p.hi);
+                if hi - lo > 1 << 16 {
+                    return Err(EncodeError::Unsupported(format!("lookup table over {} values", hi - lo + 1)));
+                }
+                let at = |v: i128| i128::from(act.apply(v as i64));
+                let mut y = self.konst(at(hi), 0);
+                for v in (lo..hi).rev() {
+                    let kv = self.konst(v, 0);
+                    let c = self.eq(p, &kv)?;
+                    let t = self.konst(at(v), 0);
+                    y = self.ite(&c, &t, &y)?;
+                }
+                Ok(y)
+            }
         }
     }
 
@@ -708,8 +724,17 @@ impl Analysis for Bounded<'_, '_> {
         self.out(node, y)
     }
 
+    fn gather(&mut self, node: usize, g: &Gather, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let y = self.enc.gather(node, g, x)?;
+        self.out(node, y)
+    }
+
     fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
         Ok(x.clone())
+    }
+
+    fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
+        Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
     }
 }
 
@@ -754,8 +779,22 @@ impl Analysis for Encoder<'_> {
             .collect()
     }
 
+    fn gather(&mut self, _: usize, g: &Gather, x: &Vec<Val>) -> Res<Vec<Val>> {
+        Ok(g.src
+            .iter()
+            .map(|s| match *s {
+                Src::In(i) => x[i as usize].clone(),
+                Src::Const(c) => self.konst(i128::from(c), 0),
+            })
+            .collect())
+    }
+
     fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
         Ok(x.clone())
+    }
+
+    fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
+        Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
     }
 }
 
