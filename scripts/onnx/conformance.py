@@ -401,7 +401,13 @@ def gen_qdq_conv(rng, opset):
     b = bias_input(g, rng, M, xs, ws, bias)
     if b:
         inputs.append(b)
-    y = g.node("Conv", inputs, kernel_shape=[kh, kw], strides=stride, pads=pads, dilations=dil, group=groups)
+    conv_attrs = dict(kernel_shape=[kh, kw], strides=stride, pads=pads, dilations=dil, group=groups)
+    if rng.random() < 0.1:  # auto_pad SAME_UPPER/SAME_LOWER: output H/stride (rounded up)
+        del conv_attrs["pads"]
+        conv_attrs["auto_pad"] = choice(rng, ["SAME_UPPER", "SAME_LOWER"])
+        pads = conv_attrs["auto_pad"]
+        oh, ow = -(-H // stride[0]), -(-W // stride[1])
+    y = g.node("Conv", inputs, **conv_attrs)
     ys, yz = qdq_act(g, rng, yt)
     y, tail = activation_tail(g, rng, y, yt, ys, yz)
     ysn, yzn = g.qp(ys, yz, yt)
@@ -426,11 +432,16 @@ def pool_attrs(rng, op, H, W):
         attrs["count_include_pad"] = 1
     if rng.random() < 0.1:
         attrs["ceil_mode"] = 1
-    oh = (H + pads[0] + pads[2] - kh) // stride[0] + 1
-    ow = (W + pads[1] + pads[3] - kw) // stride[1] + 1
+    dil = [1, 1]
+    if op == "MaxPool" and rng.random() < 0.2 and H + pads[0] + pads[2] >= 2 * kh - 1 and W + pads[1] + pads[3] >= 2 * kw - 1:
+        dil = [2, 2]
+        attrs["dilations"] = dil
+    ekh, ekw = dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1
+    oh = (H + pads[0] + pads[2] - ekh) // stride[0] + 1
+    ow = (W + pads[1] + pads[3] - ekw) // stride[1] + 1
     if attrs.get("ceil_mode"):
-        oh = -(-(H + pads[0] + pads[2] - kh) // stride[0]) + 1
-        ow = -(-(W + pads[1] + pads[3] - kw) // stride[1]) + 1
+        oh = -(-(H + pads[0] + pads[2] - ekh) // stride[0]) + 1
+        ow = -(-(W + pads[1] + pads[3] - ekw) // stride[1]) + 1
     return attrs, [oh, ow]
 
 
