@@ -291,6 +291,19 @@ pub(super) fn emit_conv(
         return Err(format!("W dims {:?} and group {groups} do not match {cin} input channels", c.w.dims).into());
     }
     let win = window(&at, [kh, kw], [h, w], true)?;
+    let auto_pad = at.string("auto_pad")?.unwrap_or_default();
+    if auto_pad.starts_with("SAME") && win.dilation != [1, 1] {
+        // ConvAttributes::InferPadsAndOutputShape (core/providers/cpu/nn/conv_attributes.h)
+        return refuse(
+            &c.kernel.pattern,
+            Rule::NoKernel,
+            format!(
+                "auto_pad {auto_pad} with dilations {:?}: ONNX Runtime's convolution kernels reject it at run time \
+                 (\"Dilation not supported for AutoPadType::SAME_UPPER or AutoPadType::SAME_LOWER\")",
+                win.dilation
+            ),
+        );
+    }
     let [oh, ow] = win.output_hw(h, w).ok_or("the kernel does not fit the input")?;
     if c.w_zp.len() != 1 && c.w_zp.len() != m {
         return Err(format!("{} weight zero points for {m} output channels", c.w_zp.len()).into());

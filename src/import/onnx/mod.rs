@@ -3,15 +3,22 @@
 //! `DequantizeLinear`) and in QDQ form (`DequantizeLinear` → float op → `QuantizeLinear`, as
 //! written by ONNX Runtime's `quantize_static(quant_format=QDQ)`), into the sequential IR.
 //!
-//! The semantics imported is what ONNX Runtime's CPU execution provider computes (it fuses QDQ
-//! groups into the same QLinear kernels): every requantization is MLAS's
+//! The semantics imported is what ONNX Runtime 1.32's CPU execution provider computes on x86-64
+//! in a default inference session (batch 1, `ORT_ENABLE_ALL`, no session configuration entries):
+//! QDQ groups are folded exactly when ONNX Runtime fuses them into QLinearConv / QLinearMatMul /
+//! QGemm ([`ort`] states its rules, with their sources), and every requantization is MLAS's
 //! `y = clamp(nearbyint(fl(float(acc + int_bias) · scale)) + y_zp)` with
 //! `scale = fl(fl(a_scale · b_scale) / y_scale)` (QGemm: `fl(fl(fl(alpha · a_scale) · b_scale) /
 //! y_scale)`), i.e. [`crate::net::Rescale::Float32`] with float bias 0 and the integer bias in the
-//! layer. The vectors in `benchmarks/models/*.ort.vectors.json` check this against ONNX Runtime
-//! bit for bit. Caveat: they were produced on a CPU with AVX-512 VNNI; on AVX2-only x86 CPUs
-//! MLAS's u8s8 kernel (`vpmaddubsw`) can saturate int16 pair sums, which no exact model of the
-//! graph reproduces.
+//! layer. A group ONNX Runtime leaves in float (DequantizeLinear → float op → QuantizeLinear) is
+//! refused by name ([`OnnxError::NotReproducible`]): quiver cannot reproduce float summation order.
+//! So is a uint8 × int8 kernel whose int16 pair sums could saturate on x86 CPUs without VNNI
+//! (MLAS's `vpmaddubsw` kernels), unless [`ImportOptions`] says the CPU has VNNI.
+//!
+//! The conformance suite (`scripts/onnx/conformance.py`, `tests/onnx_conformance.rs`) checks
+//! this against the real runtime on thousands of random graphs; the vectors in
+//! `benchmarks/models/*.ort.vectors.json` (recorded on a CPU with AVX-512 VNNI) and
+//! `tests/data/onnx/` on real models.
 //!
 //! Anything that cannot be mapped exactly is refused with an error naming the node; unsupported
 //! operators, dynamic shapes and float-only models are reported together in one error.

@@ -19,7 +19,7 @@
 //! * Level 2: on x86, `QDQIsInt8Allowed()` is false
 //!   (`selectors_actions/qdq_selector_action_transformer.h`), so `QDQS8ToU8Transformer`
 //!   (`qdq_transformer/qdq_s8_to_u8.cc`) first rewrites int8 QuantizeLinear → DequantizeLinear
-//!   pairs to uint8 ([`s8_to_u8_pairs`]), then `QDQSelectorActionTransformer`
+//!   pairs to uint8 (`s8_to_u8_pairs`), then `QDQSelectorActionTransformer`
 //!   (`selectors_actions/qdq_selector_action_transformer.cc`, selectors in `qdq_selectors.cc`)
 //!   replaces DQ → Conv/MatMul/Gemm [→ redundant Relu/Clip] → Q groups by QLinearConv,
 //!   QLinearMatMul and com.microsoft QGemm (`qdq_actions.cc`). A group that does not match stays
@@ -30,7 +30,7 @@
 //!
 //! The fused kernels all end in MLAS's requantization `clamp(nearbyint(fl(float(acc) · scale)) +
 //! zp)` ([`super::graph::mlas_rescales`]). Their integer accumulation is exact in int32 except for
-//! uint8 × int8 on x86 CPUs without VNNI ([`u8s8_saturation`]).
+//! uint8 × int8 on x86 CPUs without VNNI (`u8s8_saturation`, [`U8S8`]).
 
 use super::proto::NodeProto;
 use super::{op_key, Value};
