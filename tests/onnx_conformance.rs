@@ -100,8 +100,9 @@ fn python() -> Option<PathBuf> {
 #[derive(Clone, Debug, PartialEq)]
 enum Class {
     Exact,
-    /// A refusal naming a node, with its grouping key.
-    Refused(String),
+    /// A refusal naming a node, with its grouping key, and whether ONNX Runtime ran the model on
+    /// integer kernels only (then the refusal is conservative: u8s8 saturation, unsupported ops, …).
+    Refused(String, bool),
     /// ONNX Runtime cannot load/run the model; whether quiver imports it.
     OrtRejected(bool),
     /// The generator skipped the case (e.g. a quantize_static failure).
@@ -178,10 +179,11 @@ fn check(dir: &Path, case: &J) -> Class {
     let net = match imported {
         Ok(net) => net,
         Err(e) => {
+            let all_integer = case["ort"]["float_ops"].as_array().is_some_and(|a| a.is_empty());
             return match named_refusal(&e, &nodes) {
-                Some(key) => Class::Refused(key),
+                Some(key) => Class::Refused(key, all_integer),
                 None => Class::Failure(format!("a refusal that names no node: {e}")),
-            }
+            };
         }
     };
     let float_ops: Vec<&str> =
@@ -231,6 +233,7 @@ struct Row {
     cases: usize,
     exact: usize,
     refused: usize,
+    refused_integer: usize,
     ort_rejected: usize,
     ort_rejected_imported: usize,
     skipped: usize,
@@ -284,8 +287,9 @@ fn onnx_runtime_conformance() {
         row.cases += 1;
         match &class {
             Class::Exact => row.exact += 1,
-            Class::Refused(key) => {
+            Class::Refused(key, all_integer) => {
                 row.refused += 1;
+                row.refused_integer += usize::from(*all_integer);
                 let e = refusals.entry(key.clone()).or_insert((0, String::new()));
                 e.0 += 1;
                 if e.1.is_empty() {
@@ -315,18 +319,30 @@ fn onnx_runtime_conformance() {
         cases: a.cases + r.cases,
         exact: a.exact + r.exact,
         refused: a.refused + r.refused,
+        refused_integer: a.refused_integer + r.refused_integer,
         ort_rejected: a.ort_rejected + r.ort_rejected,
         ort_rejected_imported: a.ort_rejected_imported + r.ort_rejected_imported,
         skipped: a.skipped + r.skipped,
         failures: a.failures + r.failures,
     });
-    let _ = writeln!(table, "| family | cases | bit-exact | refused by name | ONNX Runtime rejects (quiver imports) | skipped | mismatches |");
+    let _ = writeln!(
+        table,
+        "| family | cases | bit-exact | refused by name (of which ONNX Runtime ran on integer kernels only) | ONNX \
+         Runtime rejects (quiver imports) | skipped | mismatches |"
+    );
     let _ = writeln!(table, "|---|---:|---:|---:|---:|---:|---:|");
     for (f, r) in rows.iter().chain(std::iter::once((&"**total**".to_string(), &total))) {
         let _ = writeln!(
             table,
-            "| {f} | {} | {} | {} | {} ({}) | {} | {} |",
-            r.cases, r.exact, r.refused, r.ort_rejected, r.ort_rejected_imported, r.skipped, r.failures
+            "| {f} | {} | {} | {} ({}) | {} ({}) | {} | {} |",
+            r.cases,
+            r.exact,
+            r.refused,
+            r.refused_integer,
+            r.ort_rejected,
+            r.ort_rejected_imported,
+            r.skipped,
+            r.failures
         );
     }
     let mut reasons = String::new();

@@ -167,13 +167,29 @@ pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
         }
     };
     let Some(dq) = dq else {
+        // ONNX Runtime moves Q/DQ pairs through Reshape, Transpose, Squeeze, Unsqueeze, Slice and
+        // MaxPool-12 (qdq_propagation.cc CanNodePropagate) and may then fuse; through any other op
+        // (Flatten, Relu, Clip, …) the group stays in float. quiver models neither: refused.
+        let producer = ctx.nodes.iter().find(|p| p.output.first() == n.input.first()).map(op_key).unwrap_or_default();
+        let propagates =
+            matches!(producer.as_str(), "Reshape" | "Transpose" | "Squeeze" | "Unsqueeze" | "Slice" | "MaxPool");
+        let what = if propagates {
+            format!(
+                "ONNX Runtime may fuse it after moving the QuantizeLinear/DequantizeLinear pair through the {producer} \
+                 (QDQ propagation), which quiver does not model; place the {producer} between QuantizeLinear and \
+                 DequantizeLinear"
+            )
+        } else {
+            format!(
+                "ONNX Runtime does not fuse such a group and runs {op} in float, which quiver cannot reproduce exactly"
+            )
+        };
         return refuse(
             &pattern,
             Rule::Structure,
             format!(
-                "its input `{}` is computed by a float operator from a DequantizeLinear, not by the DequantizeLinear \
-                 itself: ONNX Runtime only fuses DequantizeLinear → {op} → QuantizeLinear (QDQ propagation does not \
-                 cross Flatten, Relu, Clip, …) and runs {op} in float, which quiver cannot reproduce exactly",
+                "its input `{}` is computed by a float {producer} from a DequantizeLinear, not by the DequantizeLinear \
+                 itself: {what}",
                 n.input[0]
             ),
         );
