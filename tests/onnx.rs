@@ -704,4 +704,12 @@ fn cli_prints_an_import_refusal_once() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(e.matches("alpha = 2").count(), 1, "{e}");
     assert!(e.starts_with("error: ") && e.contains("qdq_gemm_alpha_bias.onnx") && e.contains("`g1`"), "{e}");
+    // an I/O error, too
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_quiver"))
+        .args(["info", "/nonexistent/model.onnx"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.matches("No such file").count(), 1, "{e}");
 }

@@ -35,6 +35,26 @@ pub(super) fn int32_bias(c: &Tensor) -> Res<Vec<i64>> {
     Ok(c.ints()?.to_vec())
 }
 
+/// The float bounds of a Clip on a dequantized tensor: constant scalar inputs `min`/`max`
+/// (opset ≥ 11) or attributes (opset < 11); absent bounds are ±∞.
+pub(super) fn float_clip_bounds(ctx: &Ctx, n: &NodeProto) -> Res<(f32, f32)> {
+    let at = Attrs { node: n };
+    let scalar = |i: usize, what: &str, attr: &str, default: f32| -> Res<f32> {
+        if let Some(v) = ctx.opt_const(n, i, what)? {
+            return match v.floats()? {
+                [x] if !x.is_nan() => Ok(*x),
+                _ => Err(format!("Clip {what} must be a float scalar").into()),
+            };
+        }
+        let v = at.float(attr, default)?;
+        if v.is_nan() {
+            return Err(format!("Clip {what} is NaN").into());
+        }
+        Ok(v)
+    };
+    Ok((scalar(1, "min", "min", f32::NEG_INFINITY)?, scalar(2, "max", "max", f32::INFINITY)?))
+}
+
 /// The integer kernel ONNX Runtime runs for a layer, as far as its exactness depends on it.
 #[derive(Clone, Debug)]
 pub(super) struct Kernel {

@@ -6,11 +6,10 @@
 //! (DequantizeLinear → float op → QuantizeLinear) is refused by name: quiver cannot reproduce
 //! float summation order.
 
-use super::emit::{emit_conv, emit_matmul, int32_bias, out_of, params, ConvW, Kernel, MatMul};
+use super::emit::{emit_conv, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW, Kernel, MatMul};
 use super::graph::{mlas_rescales, qtype_of, Attrs, QParams, Tensor};
 use super::ort::Rule;
 use super::proto::{data_type as dt, NodeProto};
-use super::qoperator::float_clip_bounds;
 use super::{op_key, refuse, Ctx, Res, Value};
 use crate::net::{QType, Quant};
 

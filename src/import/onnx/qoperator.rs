@@ -6,7 +6,7 @@
 //! `core/providers/cpu/math/matmul_integer.cc`, `core/providers/cpu/nn/conv_integer.cc`, all on
 //! MLAS (see [`super::ort`]).
 
-use super::emit::{emit_conv, emit_matmul, int32_bias, out_of, params, ConvW, Kernel, MatMul};
+use super::emit::{emit_conv, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW, Kernel, MatMul};
 use super::graph::{ir_shape, mlas_rescales, qtype_of, window, Attrs, Data, QParams, Tensor};
 use super::ort::Rule;
 use super::proto::{data_type as dt, NodeProto};
@@ -381,26 +381,6 @@ fn elementwise(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
         _ => return Err(format!("operator {op} is not supported").into()),
     };
     ctx.set(n, wrap(new_t, dims))
-}
-
-/// The float bounds of a Clip on a dequantized tensor: constant scalar inputs `min`/`max`
-/// (opset ≥ 11) or attributes (opset < 11); absent bounds are ±∞.
-pub(super) fn float_clip_bounds(ctx: &Ctx, n: &NodeProto) -> Res<(f32, f32)> {
-    let at = Attrs { node: n };
-    let scalar = |i: usize, what: &str, attr: &str, default: f32| -> Res<f32> {
-        if let Some(v) = ctx.opt_const(n, i, what)? {
-            return match v.floats()? {
-                [x] if !x.is_nan() => Ok(*x),
-                _ => Err(format!("Clip {what} must be a float scalar").into()),
-            };
-        }
-        let v = at.float(attr, default)?;
-        if v.is_nan() {
-            return Err(format!("Clip {what} is NaN").into());
-        }
-        Ok(v)
-    };
-    Ok((scalar(1, "min", "min", f32::NEG_INFINITY)?, scalar(2, "max", "max", f32::INFINITY)?))
 }
 
 fn reshape_dims(ctx: &Ctx, n: &NodeProto, dims: &[usize]) -> Res<Vec<usize>> {
