@@ -88,8 +88,8 @@ impl OnnxError {
         }
     }
 
-    /// The node an error names, if any (a node error, a refusal, or the nodes listed by an
-    /// unsupported-operator error).
+    /// The node a node error or a refusal names (an [`OnnxError::Unsupported`] list names its
+    /// nodes in its text).
     pub fn node(&self) -> Option<&str> {
         match self.inner() {
             OnnxError::Node { node, .. } | OnnxError::NotReproducible { node, .. } => Some(node),

@@ -65,12 +65,9 @@ pub enum Rule {
     U8S8Saturation,
     /// The int32 accumulator of the integer kernel could overflow.
     Accumulator,
-    /// ONNX Runtime has no CPU kernel for this operator/type combination.
+    /// ONNX Runtime has no CPU kernel for this operator/type combination (or rejects it at run
+    /// time).
     NoKernel,
-    /// ONNX Runtime computes this operator in float (average pooling, …).
-    FloatKernel,
-    /// An opset the rules have not been checked against.
-    Opset,
 }
 
 impl Rule {
@@ -88,8 +85,6 @@ impl Rule {
             Rule::U8S8Saturation => "u8s8-int16-saturation",
             Rule::Accumulator => "int32-accumulator",
             Rule::NoKernel => "no-ort-kernel",
-            Rule::FloatKernel => "float-kernel",
-            Rule::Opset => "opset",
         }
     }
 
@@ -122,12 +117,9 @@ impl Rule {
             }
             Rule::Accumulator => "MLAS integer kernels accumulate in int32",
             Rule::NoKernel => {
-                "CPU kernel registrations (cpu_execution_provider.cc, contrib_ops/cpu/cpu_contrib_kernels.cc)"
+                "CPU kernel registrations (cpu_execution_provider.cc, contrib_ops/cpu/cpu_contrib_kernels.cc); \
+                 ConvAttributes::InferPadsAndOutputShape (conv_attributes.h)"
             }
-            Rule::FloatKernel => {
-                "contrib_ops/cpu/quantization/qlinear_pool.cc, qlinear_global_average_pool.cc (float arithmetic)"
-            }
-            Rule::Opset => "qdq_util.cc MatchQNode/MatchDQNode and the selectors' opset versions",
         }
     }
 }
