@@ -688,7 +688,6 @@ impl Analysis for Bounded<'_, '_> {
     type Error = EncodeError;
 
     fn affine(&mut self, node: usize, a: &Affine, x: &Vec<Val>) -> Res<Vec<Val>> {
-        let z = i128::from(a.zero_point);
         let pre = self.bounds.layers[node].pre.as_deref();
         let out = &self.bounds.layers[node].out;
         let mut y = Vec::with_capacity(a.n_out());
@@ -698,13 +697,7 @@ impl Analysis for Bounded<'_, '_> {
                 y.push(self.enc.konst(i128::from(b.lo), 0));
                 continue;
             }
-            let mut c0 = i128::from(a.bias[k]);
-            let mut terms = Vec::new();
-            for (i, c) in a.rows.row(k) {
-                let c = i128::from(c);
-                c0 -= c * z;
-                terms.push((c, &x[i]));
-            }
+            let (terms, c0) = row_terms(a, k, x);
             let mut p = self.enc.lin(&terms, c0)?;
             if let Some(b) = pre.and_then(|pre| pre.get(k)) {
                 p = self.enc.tighten(p, *b)?;
@@ -743,16 +736,9 @@ impl Analysis for Encoder<'_> {
     type Error = EncodeError;
 
     fn affine(&mut self, _: usize, a: &Affine, x: &Vec<Val>) -> Res<Vec<Val>> {
-        let z = i128::from(a.zero_point);
         let mut y = Vec::with_capacity(a.n_out());
         for k in 0..a.n_out() {
-            let mut c0 = i128::from(a.bias[k]);
-            let mut terms = Vec::new();
-            for (i, c) in a.rows.row(k) {
-                let c = i128::from(c);
-                c0 -= c * z;
-                terms.push((c, &x[i]));
-            }
+            let (terms, c0) = row_terms(a, k, x);
             let p = self.lin(&terms, c0)?;
             y.push(self.act(a.acts.of(k), &p)?);
         }
@@ -912,4 +898,18 @@ pub fn encode(net: &Network, spec: &Spec, bounds: &NetBounds, logic: Logic) -> R
         exact: enc.exact,
         uses_fp: enc.uses_fp,
     })
+}
+
+/// Row `k` of an affine form over `x` as integer terms and a constant: `Σ c·(x − z) + bias` with
+/// the zero point folded into the constant.
+fn row_terms<'v>(a: &Affine, k: usize, x: &'v [Val]) -> (Vec<(i128, &'v Val)>, i128) {
+    let z = i128::from(a.zero_point);
+    let mut c0 = i128::from(a.bias[k]);
+    let mut terms = Vec::new();
+    for (i, c) in a.rows.row(k) {
+        let c = i128::from(c);
+        c0 -= c * z;
+        terms.push((c, &x[i]));
+    }
+    (terms, c0)
 }
