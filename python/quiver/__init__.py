@@ -1,0 +1,200 @@
+"""quiver: a formal verifier for quantized neural networks, from Python.
+
+quiver proves or refutes properties of the exact integer arithmetic a quantized network runs
+(int8 weights and activations, integer accumulators, requantization, rounding, clamping — as
+PyTorch/FBGEMM and ONNX Runtime execute it). This package is a binding of the same Rust library
+the ``quiver`` command-line tool is built from: the same loaders, executor and verification
+pipeline (probe, bound propagation, gradient counterexample search, MILP via HiGHS, SMT via Z3).
+
+    >>> import quiver, numpy as np
+    >>> net = quiver.load("@bundled")                       # or a .json / .onnx / .h5 path, or bytes
+    >>> x = net.quantize_input(np.zeros(net.input_shape))   # real -> integer input
+    >>> y = net.run(x)                                      # exact integer outputs
+    >>> spec = quiver.robustness(net, x, eps=2)             # L-inf box of +-2 integer steps
+    >>> report = quiver.verify(net, spec, timeout=60)
+    >>> report.verdict                                       # "verified" | "falsified" | "unknown"
+
+Soundness: ``falsified`` always comes with a witness that the exact executor replayed;
+``verified`` comes only from exact procedures. Errors are typed: :class:`ModelError`,
+:class:`SpecError`, :class:`InputError`, :class:`OptionError`, all subclasses of
+:class:`QuiverError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _quiver
+from ._quiver import (
+    InputError,
+    ModelError,
+    Network,
+    OptionError,
+    QuiverError,
+    Report,
+    Spec,
+    SpecError,
+)
+
+__version__ = _quiver.__version__
+
+__all__ = [
+    "load",
+    "run",
+    "quantize_input",
+    "robustness",
+    "vnnlib",
+    "verify",
+    "Network",
+    "Spec",
+    "Report",
+    "QuiverError",
+    "ModelError",
+    "SpecError",
+    "InputError",
+    "OptionError",
+]
+
+
+def _integers(x: Any, what: str) -> np.ndarray:
+    """``x`` as a flat C-contiguous int64 array; refuses non-integral values instead of truncating."""
+    a = np.asarray(x)
+    if a.dtype.kind in "iu":
+        return np.ascontiguousarray(a, dtype=np.int64).ravel()
+    if a.dtype.kind == "b":
+        raise InputError(f"{what}: expected integers, got booleans")
+    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+        return np.ascontiguousarray(a, dtype=np.int64).ravel()
+    raise InputError(f"{what}: expected an array of integers, got dtype {a.dtype}")
+
+
+def load(
+    source: Union[str, os.PathLike, bytes, bytearray], q_bits: Optional[int] = None, *, ort_cpu: str = "x86"
+) -> Network:
+    """Load a quantized network.
+
+    ``source`` is a path — quiver JSON (``.json``), ONNX (``.onnx``; ONNX Runtime 1.32's integer
+    semantics on x86-64, patterns it runs in float are refused by name), Keras fixed-point
+    ``.h5`` (QVIP/AAAI'21 networks; ``q_bits`` overrides the activation bits) or ``"@bundled"``
+    (the bundled PyTorch-quantized MNIST network) — or the bytes of a JSON or ONNX model.
+
+    ``ort_cpu`` names the CPU whose ONNX Runtime results an ONNX model must reproduce: ``"x86"``
+    (default; AVX2 without VNNI, where MLAS adds pairs of uint8 × int8 products in int16 with
+    saturation — models whose weights can saturate are refused) or ``"vnni"``.
+
+    Raises :class:`ModelError` naming the file, the place and what was expected.
+    """
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    return _quiver._load(source, q_bits, ort_cpu)
+
+
+def run(net: Network, x: Any) -> np.ndarray:
+    """Execute ``net`` exactly on the integer input ``x`` (any shape with ``net.input_len``
+    elements, in the input's integer type); returns the int64 outputs, shape ``(output_len,)``.
+
+    Raises :class:`InputError` if ``x`` has the wrong length or a value outside the input type.
+    """
+    return net._run(_integers(x, "input"))
+
+
+def quantize_input(net: Network, x_real: Any) -> np.ndarray:
+    """Quantize real inputs (any shape with ``net.input_len`` elements, as binary32) exactly as
+    the network's runtime does at its input (``round(x / scale) + zero_point``, saturated);
+    returns int64, shape ``(input_len,)``."""
+    a = np.ascontiguousarray(np.asarray(x_real, dtype=np.float32)).ravel()
+    if a.size != net.input_len:
+        raise InputError(f"input: expected {net.input_len} values, got {a.size}")
+    return net._quantize_input(a)
+
+
+Network.run = run  # type: ignore[attr-defined]
+Network.quantize_input = quantize_input  # type: ignore[attr-defined]
+
+
+def robustness(
+    net: Network,
+    x: Any,
+    eps: Optional[int] = None,
+    *,
+    eps_real: Optional[float] = None,
+    label: Optional[int] = None,
+    tie: str = "any",
+) -> Spec:
+    """L∞ local robustness around the integer input ``x``.
+
+    The box is ``x ± eps`` integer steps (or ``± eps_real`` in real input units, rounded inward to
+    the integer grid), clipped to the input type. Unsafe: another output beats ``label`` (default:
+    the class ``net`` predicts at ``x``). ``tie="any"`` (default) counts a tie as unsafe;
+    ``tie="first-index"`` breaks ties towards the lower index as ``argmax`` does (AAAI'21/QVIP).
+
+    Raises :class:`SpecError` (label out of range, eps missing or doubled) or :class:`InputError`.
+    """
+    xi = _integers(x, "x")
+    if label is None:
+        label = int(np.argmax(run(net, xi)))
+    return _quiver._robustness(net, xi, label, eps, eps_real, tie)
+
+
+def vnnlib(path: Union[str, os.PathLike], net: Network, *, integer: bool = False) -> Spec:
+    """A VNN-LIB property over ``net``: real (dequantized) inputs/outputs mapped exactly through
+    the network's quantization, or the integers themselves with ``integer=True``.
+
+    Raises :class:`SpecError` naming the file and the place.
+    """
+    return _quiver._vnnlib(os.fspath(path), net, integer)
+
+
+def verify(
+    net: Network,
+    spec: Spec,
+    *,
+    backend: Union[str, Sequence[str]] = "milp",
+    bounds: str = "symbolic",
+    search: bool = True,
+    search_budget: float = 10.0,
+    timeout: Optional[float] = None,
+    threads: int = 1,
+    crosscheck: bool = False,
+    probe: bool = True,
+    seed: int = 0,
+) -> Report:
+    """Decide ``spec`` on ``net``; the same pipeline as ``quiver verify``.
+
+    Stages: probe (box center and corners) → bounds (``"none"``, ``"interval"``,
+    ``"symbolic"``) → gradient counterexample search (``search``, at most ``search_budget``
+    seconds) → complete backend(s) (``"milp"``, ``"smt-bv"``, ``"smt-lia"``, ``"milp-whole"``,
+    ``"all"`` or ``"none"``; a list with ``crosscheck=True`` runs each and compares).
+    ``timeout`` (seconds) bounds the whole pipeline; ``threads=0`` uses every core.
+
+    The GIL is released while it runs; Ctrl-C (KeyboardInterrupt) stops the solvers and is
+    re-raised. Returns a :class:`Report`; raises :class:`OptionError` on invalid options.
+    """
+    backends = [backend] if isinstance(backend, str) else list(backend)
+    return _quiver._verify(
+        net, spec, backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed
+    )
+
+
+def _report_to_dict(self: Report) -> Dict[str, Any]:
+    """The report as ``quiver verify --json`` writes it (plain Python types)."""
+    return json.loads(self._json())
+
+
+def _report_stages(self: Report) -> list:
+    """Per-stage timings: a list of ``{"name", "seconds", "outcome"}``."""
+    return _report_to_dict(self)["stages"]
+
+
+def _report_stats(self: Report) -> Dict[str, Any]:
+    """Query and effort statistics (inputs, disjuncts, unstable neurons, per-backend stats)."""
+    return _report_to_dict(self)["stats"]
+
+
+Report.to_dict = _report_to_dict  # type: ignore[attr-defined]
+Report.stages = property(_report_stages)  # type: ignore[attr-defined]
+Report.stats = property(_report_stats)  # type: ignore[attr-defined]

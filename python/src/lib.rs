@@ -1,0 +1,409 @@
+//! `quiver._quiver`: the Python binding of the quiver library (PyO3).
+//!
+//! Thin by design: every semantic (loading, exact execution, specs, the verification pipeline)
+//! is the Rust library's; this module converts arguments, maps errors to typed Python
+//! exceptions, releases the GIL while a query is solved and turns Ctrl-C into a stop of the
+//! query's [`Budget`]. The user-facing API, its argument checking on numpy arrays and its
+//! docstrings live in `python/quiver/__init__.py`.
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use quiver::budget::Budget;
+use quiver::import::onnx::{ImportOptions, U8S8};
+use quiver::net::{exec, Network};
+use quiver::search::SearchOptions;
+use quiver::spec::real::Domain;
+use quiver::spec::robust::{robustness, Radius, TieRule};
+use quiver::spec::Spec;
+use quiver::verdict::Verdict;
+use quiver::verify::{verify_within, Options, Report};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+create_exception!(_quiver, QuiverError, PyException, "Base class of quiver's errors.");
+create_exception!(
+    _quiver,
+    ModelError,
+    QuiverError,
+    "A model file could not be loaded or is refused (the message names the file, the place and what was expected)."
+);
+create_exception!(
+    _quiver,
+    SpecError,
+    QuiverError,
+    "A property (input box, label, VNN-LIB file) does not fit the network or is malformed."
+);
+create_exception!(
+    _quiver,
+    InputError,
+    QuiverError,
+    "An input vector does not fit the network (length or integer range)."
+);
+create_exception!(
+    _quiver,
+    OptionError,
+    QuiverError,
+    "An option of `verify` is invalid (unknown backend or bounds method, negative time)."
+);
+
+fn model_err(e: impl std::fmt::Display) -> PyErr {
+    ModelError::new_err(e.to_string())
+}
+fn spec_err(e: impl std::fmt::Display) -> PyErr {
+    SpecError::new_err(e.to_string())
+}
+fn input_err(e: impl std::fmt::Display) -> PyErr {
+    InputError::new_err(e.to_string())
+}
+fn option_err(e: impl std::fmt::Display) -> PyErr {
+    OptionError::new_err(e.to_string())
+}
+
+/// A validated quantized network (the quiver IR).
+#[pyclass(module = "quiver", frozen, name = "Network")]
+struct PyNetwork {
+    net: Network,
+}
+
+#[pymethods]
+impl PyNetwork {
+    #[getter]
+    fn name(&self) -> String {
+        self.net.name().to_string()
+    }
+    #[getter]
+    fn input_shape(&self) -> Vec<usize> {
+        self.net.input_info().shape.clone()
+    }
+    #[getter]
+    fn input_len(&self) -> usize {
+        self.net.input_len()
+    }
+    #[getter]
+    fn output_len(&self) -> usize {
+        self.net.output_len()
+    }
+    /// The input's integer type, e.g. "uint8".
+    #[getter]
+    fn input_dtype(&self) -> String {
+        self.net.input_info().quant.dtype.to_string()
+    }
+    #[getter]
+    fn input_scale(&self) -> f64 {
+        self.net.input_info().quant.scale
+    }
+    #[getter]
+    fn input_zero_point(&self) -> i64 {
+        self.net.input_info().quant.zero_point
+    }
+    #[getter]
+    fn output_scale(&self) -> f64 {
+        self.net.output_info().quant.scale
+    }
+    #[getter]
+    fn output_zero_point(&self) -> i64 {
+        self.net.output_info().quant.zero_point
+    }
+    /// Node names and operator kinds, in topological order.
+    fn layers(&self) -> Vec<(String, String)> {
+        (0..self.net.layers().len())
+            .map(|i| (self.net.node_name(i).to_string(), self.net.layers()[i].kind().to_string()))
+            .collect()
+    }
+    /// The network in quiver's JSON model format.
+    fn to_json(&self) -> String {
+        quiver::net::format::to_json(&self.net)
+    }
+    fn _run<'py>(&self, py: Python<'py>, x: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let x = x.as_slice()?.to_vec();
+        let y = exec::run(&self.net, &x).map_err(input_err)?;
+        Ok(PyArray1::from_vec(py, y))
+    }
+    fn _quantize_input<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let input = self.net.input();
+        let q = x.as_slice()?.iter().map(|&v| quiver::spec::real::quantize_input(input, v)).collect();
+        Ok(PyArray1::from_vec(py, q))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<quiver.Network {:?}: input {:?} {}, {} nodes, {} outputs>",
+            self.net.name(),
+            self.net.input_info().shape,
+            self.net.input_info().quant.dtype,
+            self.net.layers().len(),
+            self.net.output_len()
+        )
+    }
+}
+
+/// A property: an integer input box and an unsafe output condition (a DNF of linear atoms).
+#[pyclass(module = "quiver", frozen, name = "Spec")]
+struct PySpec {
+    spec: Spec,
+}
+
+#[pymethods]
+impl PySpec {
+    #[getter]
+    fn description(&self) -> String {
+        self.spec.description.clone()
+    }
+    #[getter]
+    fn lower<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        PyArray1::from_vec(py, self.spec.input.lo.clone())
+    }
+    #[getter]
+    fn upper<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        PyArray1::from_vec(py, self.spec.input.hi.clone())
+    }
+    #[getter]
+    fn disjuncts(&self) -> usize {
+        self.spec.unsafe_dnf.len()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<quiver.Spec {:?}: {} inputs, {} unsafe disjuncts>",
+            self.spec.description,
+            self.spec.input.len(),
+            self.spec.unsafe_dnf.len()
+        )
+    }
+}
+
+/// The result of `verify`: the verdict, the replayed witness if falsified, per-stage timings.
+#[pyclass(module = "quiver", frozen, name = "Report")]
+struct PyReport {
+    report: Report,
+}
+
+#[pymethods]
+impl PyReport {
+    /// "verified", "falsified" or "unknown".
+    #[getter]
+    fn verdict(&self) -> &'static str {
+        self.report.verdict.name()
+    }
+    /// Why the verdict is unknown (None otherwise).
+    #[getter]
+    fn reason(&self) -> Option<String> {
+        match &self.report.verdict {
+            Verdict::Unknown { reason } => Some(reason.to_string()),
+            _ => None,
+        }
+    }
+    /// The counterexample replayed by the exact executor (None unless falsified): a dict with
+    /// `input`, `output` (int64 arrays), `input_real`, `output_real` (float64 arrays) and
+    /// `disjunct` (the index of the unsafe disjunct the output satisfies).
+    #[getter]
+    fn witness<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Verdict::Falsified { witness } = &self.report.verdict else { return Ok(None) };
+        let d = PyDict::new(py);
+        d.set_item("input", PyArray1::from_slice(py, witness.input()))?;
+        d.set_item("output", PyArray1::from_slice(py, witness.output()))?;
+        d.set_item("input_real", PyArray1::from_slice(py, witness.input_real()))?;
+        d.set_item("output_real", PyArray1::from_slice(py, witness.output_real()))?;
+        d.set_item("disjunct", witness.disjunct())?;
+        Ok(Some(d))
+    }
+    /// Wall-clock seconds of the whole pipeline.
+    #[getter]
+    fn seconds(&self) -> f64 {
+        self.report.seconds
+    }
+    /// Set when two procedures contradicted each other (the verdict is then unknown).
+    #[getter]
+    fn disagreement(&self) -> Option<String> {
+        self.report.disagreement.clone()
+    }
+    /// The report as `quiver verify --json` writes it.
+    fn _json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.report).map_err(|e| QuiverError::new_err(e.to_string()))
+    }
+    fn __repr__(&self) -> String {
+        format!("<quiver.Report {} in {:.3} s>", self.report.verdict.name(), self.report.seconds)
+    }
+}
+
+fn load_bytes(bytes: &[u8], options: &ImportOptions) -> PyResult<Network> {
+    let text_start = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if text_start == Some(&b'{') {
+        let text = std::str::from_utf8(bytes).map_err(model_err)?;
+        return quiver::net::format::from_json(text, Path::new("<bytes>")).map_err(model_err);
+    }
+    quiver::import::onnx::from_bytes_with(bytes, "<bytes>", &[], options).map_err(model_err)
+}
+
+/// `ort_cpu`: which x86-64 CPU ONNX Runtime's results are to be reproduced for ("x86": AVX2
+/// without VNNI, where uint8 × int8 products saturate in int16 pairs; "vnni": with VNNI).
+fn import_options(ort_cpu: &str) -> PyResult<ImportOptions> {
+    match ort_cpu {
+        "x86" => Ok(ImportOptions::default()),
+        "vnni" => Ok(ImportOptions { u8s8: U8S8::Vnni }),
+        other => Err(option_err(format!("ort_cpu must be \"x86\" or \"vnni\", got {other:?}"))),
+    }
+}
+
+/// Load a model from a path (JSON, ONNX, Keras fixed-point .h5, "@bundled") or from the bytes
+/// of a JSON or ONNX model.
+#[pyfunction]
+#[pyo3(signature = (source, q_bits=None, ort_cpu="x86"))]
+fn _load(py: Python<'_>, source: &Bound<'_, PyAny>, q_bits: Option<u8>, ort_cpu: &str) -> PyResult<PyNetwork> {
+    let options = import_options(ort_cpu)?;
+    if source.is_instance_of::<pyo3::types::PyBytes>() || source.is_instance_of::<pyo3::types::PyByteArray>() {
+        let b: Vec<u8> = source.extract()?;
+        return Ok(PyNetwork { net: py.detach(|| load_bytes(&b, &options))? });
+    }
+    let path: PathBuf = source.extract()?;
+    if path.as_os_str() == "@bundled" {
+        return Ok(PyNetwork { net: quiver::bundled::model() });
+    }
+    let is_onnx = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    let net = if is_onnx {
+        py.detach(|| quiver::import::onnx::load_with(&path, &options)).map_err(model_err)?
+    } else {
+        py.detach(|| quiver::import::load_any(&path, q_bits)).map_err(model_err)?
+    };
+    Ok(PyNetwork { net })
+}
+
+/// L∞ robustness around the integer input `x`: exactly one of `eps` (integer steps) and
+/// `eps_real` (real units, mapped through the input quantization).
+#[pyfunction]
+#[pyo3(signature = (net, x, label, eps=None, eps_real=None, tie="any"))]
+fn _robustness(
+    net: &PyNetwork,
+    x: PyReadonlyArray1<'_, i64>,
+    label: usize,
+    eps: Option<i64>,
+    eps_real: Option<f64>,
+    tie: &str,
+) -> PyResult<PySpec> {
+    let radius = match (eps, eps_real) {
+        (Some(e), None) => Radius::Integer(e),
+        (None, Some(e)) => Radius::Real(e),
+        _ => return Err(spec_err("give exactly one of eps (integer steps) and eps_real (real units)")),
+    };
+    let tie = match tie {
+        "any" => TieRule::AnyTieUnsafe,
+        t => t.parse::<TieRule>().map_err(spec_err)?,
+    };
+    let spec = robustness(&net.net, x.as_slice()?, radius, label, tie).map_err(spec_err)?;
+    spec.check(&net.net).map_err(spec_err)?;
+    Ok(PySpec { spec })
+}
+
+/// A VNN-LIB property over `net`'s real (dequantized) or integer inputs and outputs.
+#[pyfunction]
+#[pyo3(signature = (path, net, integer=false))]
+fn _vnnlib(path: PathBuf, net: &PyNetwork, integer: bool) -> PyResult<PySpec> {
+    let text = std::fs::read_to_string(&path).map_err(|e| spec_err(format!("{}: cannot read: {e}", path.display())))?;
+    let v = quiver::spec::vnnlib::parse(&text).map_err(|e| spec_err(format!("{}: {e}", path.display())))?;
+    let domain = if integer { Domain::Integer } else { Domain::Real };
+    let spec = quiver::spec::real::to_spec(&v, &net.net, domain, format!("VNN-LIB {}", path.display()))
+        .map_err(|e| spec_err(format!("{}: {e}", path.display())))?;
+    spec.check(&net.net).map_err(|e| spec_err(format!("{}: {e}", path.display())))?;
+    Ok(PySpec { spec })
+}
+
+/// Run the verification pipeline with the GIL released; Ctrl-C stops it (KeyboardInterrupt).
+#[pyfunction]
+#[pyo3(signature = (net, spec, backends, bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0))]
+#[allow(clippy::too_many_arguments)]
+fn _verify(
+    py: Python<'_>,
+    net: &PyNetwork,
+    spec: &PySpec,
+    backends: Vec<String>,
+    bounds: &str,
+    search: bool,
+    search_budget: f64,
+    timeout: Option<f64>,
+    threads: usize,
+    crosscheck: bool,
+    probe: bool,
+    seed: u64,
+) -> PyResult<PyReport> {
+    spec.spec.check(&net.net).map_err(spec_err)?;
+    let bounds = bounds.parse().map_err(option_err)?;
+    let backends: Vec<String> = backends.into_iter().filter(|b| b != "none").collect();
+    for b in &backends {
+        if b != "all" && quiver::backend::by_name(b).is_none() {
+            return Err(option_err(format!(
+                "unknown backend `{b}` (available: {}, milp-whole, all, none)",
+                quiver::backend::available().join(", ")
+            )));
+        }
+    }
+    let seconds = |name: &str, s: f64| -> PyResult<Duration> {
+        Duration::try_from_secs_f64(s)
+            .map_err(|_| option_err(format!("{name} must be a non-negative number of seconds, got {s}")))
+    };
+    let time_limit = match timeout {
+        Some(t) if t <= 0.0 => {
+            return Err(option_err(format!("timeout must be a positive number of seconds, got {t}")))
+        }
+        Some(t) => Some(seconds("timeout", t)?),
+        None => None,
+    };
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let search = match search {
+        true => Some(SearchOptions {
+            budget: seconds("search_budget", search_budget)?,
+            seed,
+            threads,
+            ..SearchOptions::default()
+        }),
+        false => None,
+    };
+    let opts = Options { bounds, probe, search, backends, crosscheck, time_limit, threads };
+    let budget = Budget::new(opts.time_limit);
+    let (net, spec) = (&net.net, &spec.spec);
+    std::thread::scope(|s| {
+        let job = s.spawn(|| verify_within(net, spec, &opts, &budget));
+        loop {
+            if job.is_finished() {
+                break;
+            }
+            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
+            if let Err(e) = py.check_signals() {
+                // Ctrl-C: stop every stage (the watchdog interrupts the solvers), then re-raise.
+                budget.stop();
+                let _ = py.detach(|| job.join());
+                return Err(e);
+            }
+        }
+        match job.join() {
+            Ok(report) => Ok(PyReport { report }),
+            Err(_) => Err(QuiverError::new_err("internal error: the verification thread panicked")),
+        }
+    })
+}
+
+#[pymodule]
+fn _quiver(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("QuiverError", py.get_type::<QuiverError>())?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
+    m.add("SpecError", py.get_type::<SpecError>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add("OptionError", py.get_type::<OptionError>())?;
+    m.add_class::<PyNetwork>()?;
+    m.add_class::<PySpec>()?;
+    m.add_class::<PyReport>()?;
+    m.add_function(wrap_pyfunction!(_load, m)?)?;
+    m.add_function(wrap_pyfunction!(_robustness, m)?)?;
+    m.add_function(wrap_pyfunction!(_vnnlib, m)?)?;
+    m.add_function(wrap_pyfunction!(_verify, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
