@@ -100,7 +100,8 @@ pub fn from_json(text: &str, path: &Path) -> Result<Network, ModelError> {
         }
         2 => {
             let file: GraphFile = serde_json::from_str(text).map_err(syntax)?;
-            let nodes = resolve(&file).map_err(|message| invalid(ValidationError { layer: None, message }))?;
+            let nodes =
+                resolve(&file).map_err(|message| invalid(ValidationError { layer: None, node: None, message }))?;
             let name = if file.name.is_empty() { default_name() } else { file.name };
             Network::graph(name, file.input, nodes).map_err(invalid)
         }
@@ -182,4 +183,42 @@ pub fn to_json(net: &Network) -> String {
         nodes,
     };
     serde_json::to_string(&file).expect("a network always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled MLP written as a version-2 graph whose nodes are named `fc1`, `fc2`, `fc3`;
+    /// `reads` gives each node's input tensor.
+    fn graph_json(reads: [&str; 3]) -> String {
+        let v1: serde_json::Value = serde_json::from_str(crate::bundled::MODEL_JSON).expect("bundled JSON");
+        let nodes: Vec<serde_json::Value> = v1["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .zip(["fc1", "fc2", "fc3"].iter().zip(reads))
+            .map(|(op, (name, read))| serde_json::json!({ "name": name, "inputs": [read], "op": op }))
+            .collect();
+        serde_json::json!({ "format": FORMAT_NAME, "version": 2, "input": v1["input"], "nodes": nodes }).to_string()
+    }
+
+    #[test]
+    fn a_version_2_chain_is_the_version_1_network() {
+        let a = from_json(&graph_json(["input", "fc1", "fc2"]), Path::new("g.json")).expect("valid graph");
+        let b = crate::bundled::model();
+        let x: Vec<i64> = (0..784).map(|i| (i * 7 % 256) as i64).collect();
+        assert_eq!(crate::net::exec::run(&a, &x).ok(), crate::net::exec::run(&b, &x).ok());
+        assert_eq!(a.node_name(1), "fc2");
+    }
+
+    #[test]
+    fn graph_errors_name_the_file_and_the_node() {
+        // fc2 reads the 784 inputs instead of fc1's 128 outputs.
+        let e = from_json(&graph_json(["input", "input", "fc2"]), Path::new("g.json")).expect_err("invalid");
+        let m = e.to_string();
+        assert!(m.starts_with("g.json: node `fc2` (layer 1, dense):"), "{m}");
+        let e = from_json(&graph_json(["input", "fc9", "fc2"]), Path::new("g.json")).expect_err("unknown tensor");
+        assert!(e.to_string().contains("node `fc2` reads `fc9`"), "{e}");
+    }
 }

@@ -17,10 +17,21 @@ pub use check::MAX_ELEMENTS;
 /// A violated invariant, with the layer (node) it was found in (`None` = the input declaration
 /// or the graph as a whole).
 #[derive(Debug, Error, Clone, PartialEq)]
-#[error("{}: {message}", match layer { Some((i, kind)) => format!("layer {i} ({kind})"), None => "input".to_string() })]
+#[error("{}: {message}", where_(layer, node))]
 pub struct ValidationError {
     pub layer: Option<(usize, &'static str)>,
+    /// The node's name when the network is a graph with names of its own (`None`: the
+    /// sequential default names `n0`, `n1`, …, which the layer index says already).
+    pub node: Option<String>,
     pub message: String,
+}
+
+fn where_(layer: &Option<(usize, &'static str)>, node: &Option<String>) -> String {
+    match (layer, node) {
+        (Some((i, kind)), Some(name)) => format!("node `{name}` (layer {i}, {kind})"),
+        (Some((i, kind)), None) => format!("layer {i} ({kind})"),
+        (None, _) => "input".to_string(),
+    }
 }
 
 type Res<T> = Result<T, String>;
@@ -171,7 +182,7 @@ impl Network {
     }
 
     fn build(name: String, input: Input, nodes: Vec<Node>, all_read: bool) -> Result<Network, ValidationError> {
-        let in_err = |message: String| ValidationError { layer: None, message };
+        let in_err = |message: String| ValidationError { layer: None, node: None, message };
         if input.shape.is_empty() || input.shape.contains(&0) {
             return Err(in_err(format!("shape {:?} must be non-empty with every dimension > 0", input.shape)));
         }
@@ -188,7 +199,9 @@ impl Network {
         let mut used = vec![false; nodes.len() + 1];
         for (i, node) in nodes.into_iter().enumerate() {
             let layer = node.op;
-            let err = |message: String| ValidationError { layer: Some((i, layer.kind())), message };
+            let named = (node.name != format!("n{i}")).then(|| node.name.clone());
+            let err =
+                |message: String| ValidationError { layer: Some((i, layer.kind())), node: named.clone(), message };
             if node.inputs.is_empty() {
                 return Err(err("reads no tensor".into()));
             }
@@ -212,8 +225,10 @@ impl Network {
             names.push(node.name);
         }
         if let Some(j) = (1..layers.len()).find(|&t| all_read && !used[t]) {
+            let name = &names[j - 1];
             return Err(ValidationError {
                 layer: Some((j - 1, layers[j - 1].kind())),
+                node: (*name != format!("n{}", j - 1)).then(|| name.clone()),
                 message: "its output is never read (only the last node's output may be unused)".into(),
             });
         }
