@@ -366,7 +366,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
     for b in &backends {
         if b != "all" && quiver::backend::by_name(b).is_none() {
             bail!(
-                "unknown backend `{b}` (available: {}, milp-whole, all, none)",
+                "unknown backend `{b}` (available: {}, milp-whole, bab:KEY=VALUE+…, all, none)",
                 quiver::backend::available().join(", ")
             );
         }

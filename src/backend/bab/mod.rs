@@ -297,8 +297,18 @@ impl Bab {
                     }
                 }
                 v => {
-                    let won = c.race_won;
-                    (v, won)
+                    // A racing answer that arrived unseen must not contradict the tree's.
+                    let contradicts = matches!(
+                        (&v, rx.try_recv()),
+                        (Verdict::Verified, Ok(Verdict::Falsified { .. }))
+                            | (Verdict::Falsified { .. }, Ok(Verdict::Verified))
+                    );
+                    if contradicts {
+                        let msg = "bab: the tree and the racing MILP contradict each other (a soundness bug)";
+                        (Verdict::unknown(Unknown::Disagreement(msg.into())), false)
+                    } else {
+                        (v, c.race_won)
+                    }
                 }
             };
             race_budget.stop();
