@@ -321,7 +321,10 @@ fn unknown_backend_is_a_usage_error() {
     let o = bundled_eps1(&["--backend", "smt"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("smt-bv") && e.contains("smt-lia") && e.contains("milp"), "{e}");
+    assert!(e.contains("smt-bv") && e.contains("smt-lia") && e.contains("milp") && e.contains("bab"), "{e}");
+    // a branch-and-bound variant with an unknown key, too
+    let o = bundled_eps1(&["--backend", "bab:nonsense=1"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
 }
 
 /// The backends number the disjuncts they were given (the open ones, the search's closest

@@ -713,3 +713,17 @@ fn cli_prints_an_import_refusal_once() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(e.matches("No such file").count(), 1, "{e}");
 }
+
+/// The int8 VNN-COMP 2021 mnistfc 784-256-256-10 network (issue 16), quantized by ONNX Runtime's
+/// `quantize_static` with `reduce_range=True` (scripts/onnx/make_mnistfc_int8.py): a float
+/// Flatten before the first QuantizeLinear, Relu folded into the uint8 ranges, 7-bit weights (so
+/// the default import accepts it: no int16 pair saturation on any CPU). 300 vectors of ONNX
+/// Runtime's default session, bit for bit.
+#[test]
+fn ort_vectors_mnistfc_int8() {
+    let net = check_mlp("mnistfc_256x2_int8rr_qdq");
+    assert_eq!(vectors("mnistfc_256x2_int8rr_qdq").inputs.len(), 300);
+    let widths: Vec<usize> =
+        net.layers().iter().map(|l| if let Layer::Dense(d) = l { d.out_features } else { 0 }).collect();
+    assert_eq!(widths, [256, 256, 10]);
+}

@@ -5,6 +5,7 @@
 //! replaying a candidate through the reference executor (backends refine or give up on spurious
 //! candidates themselves); anything else is `Unknown` with a typed reason.
 
+pub mod bab;
 pub mod smt;
 
 pub mod milp;
@@ -74,9 +75,10 @@ pub trait Backend {
 }
 
 /// The backends compiled into this build, by name (what `--backend all` runs). [`by_name`] also
-/// knows the baseline `milp-whole` (see [`milp::MilpWhole`]).
+/// knows the baseline `milp-whole` (see [`milp::MilpWhole`]) and the branch-and-bound variants
+/// `bab:KEY=VALUE+…` (see [`bab`]).
 pub fn available() -> Vec<&'static str> {
-    vec!["milp", "smt-bv", "smt-lia"]
+    vec!["milp", "bab", "smt-bv", "smt-lia"]
 }
 
 /// Instantiate a backend by name.
@@ -86,6 +88,6 @@ pub fn by_name(name: &str) -> Option<Box<dyn Backend>> {
         "milp-whole" => Some(Box::new(milp::MilpWhole)),
         "smt-bv" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Bv))),
         "smt-lia" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Lia))),
-        _ => None,
+        n => bab::BabOptions::from_name(n).map(|opts| Box::new(bab::Bab { opts }) as Box<dyn Backend>),
     }
 }

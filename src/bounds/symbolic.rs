@@ -79,6 +79,23 @@ fn dense_row(a: &Affine, k: usize, n_in: usize) -> Vec<f64> {
 impl<'n> Symbolic<'n> {
     /// Propagate over `input` (which must fit the network, see [`Spec::check`]).
     pub fn new(net: &'n Network, input: &InputBox) -> Symbolic<'n> {
+        // Without constraints no range can become empty.
+        Symbolic::build(net, input, &[]).unwrap_or_else(|| unreachable!("no constraints, no empty range"))
+    }
+
+    /// Propagate over `input` under extra constraints, for branch and bound
+    /// (`crate::backend::bab`): `pre[i]`, where present, holds one integer range per
+    /// pre-activation of affine node `i` (the accumulators of Dense/Conv, the window sums of
+    /// pooling), intersected into that node's pre-activation bounds before its relaxation is
+    /// built, so that every later bound uses it (entries of other nodes are ignored; `pre` may be
+    /// shorter than the network). The result is sound for the executions from `input` whose
+    /// pre-activations lie in the given ranges — the only ones the caller's branch admits.
+    /// `None` if an intersection is empty: no such execution exists.
+    pub fn with_constraints(net: &'n Network, input: &InputBox, pre: &[Option<Vec<Interval>>]) -> Option<Symbolic<'n>> {
+        Symbolic::build(net, input, pre)
+    }
+
+    fn build(net: &'n Network, input: &InputBox, constraints: &[Option<Vec<Interval>>]) -> Option<Symbolic<'n>> {
         let plain = interval::propagate(net, input);
         let x: Vec<Interval> = plain.input.clone();
         let total: usize = net.tensors().iter().map(|t| t.len()).sum();
@@ -92,9 +109,9 @@ impl<'n> Symbolic<'n> {
             gamma,
         };
         for i in 0..net.layers().len() {
-            s.push_node(i, &plain.layers[i]);
+            s.push_node(i, &plain.layers[i], constraints.get(i).and_then(Option::as_deref))?;
         }
-        s
+        Some(s)
     }
 
     /// The bounds, shaped like [`interval::propagate`]'s.
@@ -227,7 +244,8 @@ impl<'n> Symbolic<'n> {
             .collect()
     }
 
-    fn push_node(&mut self, i: usize, plain: &LayerBounds) {
+    /// `None` iff `constraint` (pre-activation ranges, affine nodes only) leaves a range empty.
+    fn push_node(&mut self, i: usize, plain: &LayerBounds, constraint: Option<&[Interval]>) -> Option<()> {
         let net = self.net;
         let inputs = net.node_inputs(i);
         let t = inputs[0];
@@ -241,13 +259,18 @@ impl<'n> Symbolic<'n> {
             Form::Affine(a) => {
                 let beta = betas(a);
                 let exact = ilay.pre.clone().unwrap_or_default();
-                let pre = if inputs.len() == 1 {
+                let mut pre = if inputs.len() == 1 {
                     self.pre_bounds(t, a, &beta, &exact, |k| ilay.out[k].lo == ilay.out[k].hi)
                 } else {
                     // Back-substitution starts from one tensor; several inputs keep the exact
                     // interval pre-activations (sound, possibly looser).
                     exact
                 };
+                if let Some(c) = constraint {
+                    for (p, r) in pre.iter_mut().zip(c) {
+                        *p = p.meet(r)?;
+                    }
+                }
                 let mut outs = Vec::with_capacity(pre.len());
                 let (mut lo, mut hi) = (Vec::with_capacity(pre.len()), Vec::with_capacity(pre.len()));
                 for (k, p) in pre.iter().enumerate() {
@@ -312,6 +335,7 @@ impl<'n> Symbolic<'n> {
         self.mag.push(mag);
         self.relax.push(relax);
         self.bounds.layers.push(lb);
+        Some(())
     }
 
     /// Sound lower bound of `Σ c·y` over the outputs (`upper`: of `−Σ c·y`, negated back),
@@ -332,6 +356,38 @@ impl<'n> Symbolic<'n> {
             (false, None) => ilo,
             (true, None) => ihi,
         }
+    }
+
+    /// The coefficients of the lower-bound back-substitution of `Σ c·y` (over the outputs) on
+    /// every tensor: `[t]` is the linear function of tensor `t`'s values that the substitution
+    /// reached on its way down (`[0]`: over the input box; zeros where nothing flowed). A
+    /// heuristic signal only (which neurons and inputs the bound depends on, for branching and
+    /// for candidate corners) — no bound is derived from it, so its floating-point rounding is
+    /// irrelevant to soundness. Lengths: each tensor's length.
+    pub fn backsub_coefficients(&self, terms: &[(usize, i64)]) -> Vec<Vec<f64>> {
+        let net = self.net;
+        let t = self.relax.len();
+        let mut out: Vec<Vec<f64>> = self.mag.iter().map(|m| vec![0.0; m.len()]).collect();
+        let mut lam = vec![0.0; self.mag[t].len()];
+        for &(j, c) in terms {
+            if let Some(l) = lam.get_mut(j) {
+                *l += c as f64;
+            }
+        }
+        let mut c = 0.0;
+        let at_input = walk_back(
+            t,
+            lam,
+            |node, lam| {
+                out[node + 1].clone_from(&lam);
+                split(self.step(node, &lam, &mut c), net.node_inputs(node), |t| self.mag[t].len())
+            },
+            |acc, v| acc.iter_mut().zip(v).for_each(|(a, b)| *a += b),
+        );
+        if let Some(v) = at_input {
+            out[0] = v;
+        }
+        out
     }
 
     /// Sound range of `Σ c·y` over the outputs: back-substituted, met with the output ranges.

@@ -166,8 +166,9 @@ struct VerifyArgs {
     /// Seed of the search (results are deterministic for a seed and thread count).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Complete backend(s), comma-separated: milp, smt-bv, smt-lia, all, or none (also milp-whole:
-    /// the exported one-model MILP as is, a baseline for experiments).
+    /// Complete backend(s), comma-separated: milp, bab (branch and bound in the bound propagation
+    /// with MILP leaves; variants `bab:KEY=VALUE+…`, see encodings/bab.md), smt-bv, smt-lia, all,
+    /// or none (also milp-whole: the exported one-model MILP as is, a baseline for experiments).
     #[arg(long, value_delimiter = ',', default_value = "milp")]
     backend: Vec<String>,
     /// Run every listed backend (and bounds) on the query and report any contradiction (exit 3).
@@ -365,7 +366,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<u8> {
     for b in &backends {
         if b != "all" && quiver::backend::by_name(b).is_none() {
             bail!(
-                "unknown backend `{b}` (available: {}, milp-whole, all, none)",
+                "unknown backend `{b}` (available: {}, milp-whole, bab:KEY=VALUE+…, all, none)",
                 quiver::backend::available().join(", ")
             );
         }
