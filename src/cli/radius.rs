@@ -45,8 +45,9 @@ pub struct RadiusArgs {
     /// of integer steps of the quantized input.
     #[arg(long, value_name = "X")]
     eps_real_step: Option<f64>,
-    /// `search` (bounds-only bisection, then the pipeline at gap midpoints, reusing every answer)
-    /// or `linear` (the pipeline at ε = 0, 1, 2, … until the first falsified: the per-ε loop).
+    /// `search` (bisection with bounds alone, then with the search alone, then the whole
+    /// pipeline from the lowest open level; every answer reused) or `linear` (the pipeline at
+    /// ε = 0, 1, 2, … until the first falsified: the per-ε loop).
     #[arg(long, default_value = "search")]
     strategy: Strategy,
     /// Bound propagation method: none, interval or symbolic.

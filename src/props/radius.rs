@@ -14,11 +14,18 @@
 //! no procedure decided within its time limit stay open, and the report says so (`radius ≥
 //! lower`, `radius < upper`) instead of guessing.
 //!
-//! [`Strategy::Search`] first bisects with bound propagation alone (milliseconds per level; a
-//! sound `verified` raises `lower`), then runs the whole pipeline ([`verify::verify_within`]) at
-//! the midpoint of the largest gap of untried levels between `lower` and `upper`, so that an
-//! undecided level does not stop the search on either side of it. [`Strategy::Linear`] is the
-//! baseline a user's shell loop implements: `verify` at ε = 0, 1, 2, … until the first `falsified`.
+//! [`Strategy::Search`] runs three phases, each reusing what the earlier ones established:
+//! 1. bisection with bound propagation alone (milliseconds per level; a sound `verified` raises
+//!    `lower`);
+//! 2. bisection with the pipeline *without* a complete backend (probe, bounds, gradient search:
+//!    about the search budget per level) for the smallest level the search falsifies (lowers
+//!    `upper`; an undecided level here is only "open");
+//! 3. the whole pipeline ([`verify::verify_within`]) at the lowest open level above `lower`, up
+//!    to `upper`: the levels next to `lower` are the easiest to prove, and `lower + 1` falsified
+//!    decides the radius. An undecided level is kept with its reason and the next one is tried.
+//!
+//! [`Strategy::Linear`] is the baseline a user's shell loop implements: `verify` at ε = 0, 1, 2, …
+//! until the first `falsified`.
 //!
 //! Not reused across levels (yet): the bounds of a smaller box (tighter, but a bigger box's
 //! bounds cannot be derived from them) and the search's best iterates (each pipeline run starts
@@ -168,11 +175,12 @@ pub enum RadiusError {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EpsRun {
     pub eps: i64,
-    /// `bounds` (bound propagation alone), `pipeline` (the whole verify pipeline) or `witness`
-    /// (a witness of a larger level replayed at the smallest level containing it).
+    /// `bounds` (bound propagation alone), `search` (the pipeline without a complete backend),
+    /// `pipeline` (the whole verify pipeline) or `witness` (a witness of a larger level replayed
+    /// at the smallest level containing it).
     pub method: &'static str,
-    /// `verified`, `falsified`, `unknown`, or `open` (bounds alone did not decide; not a
-    /// verdict, the pipeline may still decide the level).
+    /// `verified`, `falsified`, `unknown`, or `open` (bounds or the search alone did not decide;
+    /// not a verdict, the pipeline may still decide the level).
     pub verdict: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -273,8 +281,24 @@ impl State<'_, '_> {
         }
     }
 
-    /// The whole pipeline at `eps` within what is left of `budget` and the per-level limit.
+    /// The whole pipeline at `eps`; an `unknown` is kept as the level's reason.
     fn pipeline(&mut self, eps: i64, opts: &RadiusOptions, budget: &Budget, reduce: bool) -> Result<(), RadiusError> {
+        if let Some(reason) = self.run(eps, opts, budget, reduce, "pipeline")? {
+            self.unknown.insert(eps, reason);
+        }
+        Ok(())
+    }
+
+    /// `opts.verify` at `eps` within what is left of `budget` and the per-level limit; returns
+    /// the reason when undecided.
+    fn run(
+        &mut self,
+        eps: i64,
+        opts: &RadiusOptions,
+        budget: &Budget,
+        reduce: bool,
+        method: &'static str,
+    ) -> Result<Option<Unknown>, RadiusError> {
         let spec = self.q.spec_at(eps)?;
         let limit = match (opts.verify.time_limit, budget.remaining()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -288,34 +312,24 @@ impl State<'_, '_> {
             Verdict::Unknown { reason } => Some(reason.clone()),
             _ => None,
         };
-        self.record(eps, "pipeline", rep.verdict.name(), reason.as_ref(), rep.seconds);
+        // Without a complete backend an undecided level is open, not a verdict.
+        let name = if method == "search" && reason.is_some() { "open" } else { rep.verdict.name() };
+        self.record(eps, method, name, reason.as_ref(), rep.seconds);
         if let Some(d) = rep.disagreement {
             self.alarm(format!("ε = {eps}: {d}"));
         }
-        match rep.verdict {
-            Verdict::Verified => self.verified(eps),
-            Verdict::Falsified { witness } => self.falsified(eps, witness, reduce),
-            Verdict::Unknown { reason } => {
-                self.unknown.insert(eps, reason);
+        Ok(match rep.verdict {
+            Verdict::Verified => {
+                self.verified(eps);
+                None
             }
-        }
-        Ok(())
+            Verdict::Falsified { witness } => {
+                self.falsified(eps, witness, reduce);
+                None
+            }
+            Verdict::Unknown { reason } => Some(reason),
+        })
     }
-}
-
-/// The midpoint of the largest run of untried levels strictly between `lower` and `upper`
-/// (ties: the lowest run), or `None` when every level there has been tried.
-fn next_level(lower: i64, upper: i64, tried: &BTreeMap<i64, Unknown>) -> Option<i64> {
-    let mut best: Option<(i64, i64)> = None;
-    let mut start = lower + 1;
-    let ends = tried.range(lower + 1..upper).map(|(&e, _)| e).chain(std::iter::once(upper));
-    for end in ends {
-        if end > start && best.is_none_or(|(a, b)| end - start > b - a) {
-            best = Some((start, end));
-        }
-        start = end + 1;
-    }
-    best.map(|(a, b)| a + (b - 1 - a) / 2)
 }
 
 /// Find the maximum robustness radius of `q` within `budget` (the whole run; each level also
@@ -392,12 +406,35 @@ pub fn radius(q: &RadiusQuery, opts: &RadiusOptions, budget: &Budget) -> Result<
                     }
                 }
             }
+            // The pipeline without a complete backend (probe, bounds, search: about the search
+            // budget per level), bisecting for the smallest level the search can falsify.
+            if opts.verify.search.is_some() || opts.verify.probe {
+                let cheap = RadiusOptions {
+                    verify: Options { backends: Vec::new(), crosscheck: false, ..opts.verify.clone() },
+                    ..opts.clone()
+                };
+                let mut lo = st.lower;
+                loop {
+                    let hi = st.upper.unwrap_or(max_eps + 1);
+                    if hi - lo <= 1 || budget.is_stopped() || st.disagreement.is_some() {
+                        break;
+                    }
+                    let mid = lo + (hi - lo) / 2;
+                    st.run(mid, &cheap, budget, true, "search")?;
+                    if st.upper.is_none_or(|u| u > mid) {
+                        // Verified (lower rises) or open: witnesses are likelier higher up.
+                        lo = mid;
+                    }
+                }
+            }
+            // The whole pipeline, lowest open level first: the levels next to `lower` are the
+            // easiest to prove, and `lower + 1` falsified decides the radius.
             loop {
                 if budget.is_stopped() || st.disagreement.is_some() {
                     break;
                 }
                 let upper = st.upper.unwrap_or(max_eps + 1);
-                let Some(eps) = next_level(st.lower, upper, &st.unknown) else { break };
+                let Some(eps) = (st.lower + 1..upper).find(|e| !st.unknown.contains_key(e)) else { break };
                 st.pipeline(eps, opts, budget, true)?;
             }
         }
@@ -441,25 +478,4 @@ pub fn radius(q: &RadiusQuery, opts: &RadiusOptions, budget: &Budget) -> Result<
         seconds: start.elapsed().as_secs_f64(),
         eps_time_limit_s: opts.verify.time_limit.map(|t: Duration| t.as_secs_f64()),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_level_bisects_the_largest_untried_gap() {
-        let none = BTreeMap::new();
-        assert_eq!(next_level(-1, 11, &none), Some(4));
-        assert_eq!(next_level(3, 4, &none), None);
-        assert_eq!(next_level(3, 5, &none), Some(4));
-        let mut tried = BTreeMap::new();
-        tried.insert(4, Unknown::TimeLimit(String::new()));
-        // Gaps 0..=3 and 5..=10: the second is larger.
-        assert_eq!(next_level(-1, 11, &tried), Some(7));
-        tried.insert(2, Unknown::TimeLimit(String::new()));
-        assert_eq!(next_level(1, 5, &tried), Some(3));
-        tried.insert(3, Unknown::TimeLimit(String::new()));
-        assert_eq!(next_level(1, 5, &tried), None);
-    }
 }
