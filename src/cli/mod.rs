@@ -4,6 +4,7 @@ mod bench;
 pub mod exit;
 mod input;
 mod print;
+mod radius;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,10 @@ enum Command {
     /// Verify a property: a VNN-LIB file, or L∞ robustness around an input.
     #[command(after_help = exit::HELP)]
     Verify(VerifyArgs),
+    /// The maximum robustness radius around an input: the largest ε verified, with ε + 1
+    /// falsified by a replayed witness (or the honest interval when some ε stays undecided).
+    #[command(after_help = radius::RADIUS_HELP)]
+    Radius(radius::RadiusArgs),
     /// Write the exact query a backend solves, for third-party solvers (LP/MPS, SMT-LIB2).
     Encode(EncodeArgs),
     /// Convert a model (ONNX, Keras fixed-point .h5) into quiver's JSON IR.
@@ -290,6 +295,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Bench(args) => bench::bench_cmd(args),
         Command::Report(args) => bench::report_cmd(args),
         Command::Regress(args) => bench::regress_cmd(args),
+        Command::Radius(args) => radius::radius_cmd(args),
         Command::Encode(args) => encode_cmd(args),
         Command::Import { model, output, force } => {
             let net = load_model(&model)?;
