@@ -10,7 +10,7 @@
 use super::model::{MilpModel, Sense, VarKind};
 use crate::backend::Query;
 use crate::bounds::{Interval, NetBounds};
-use crate::net::form::{Act, Acts, Affine, Gather, Src, Windows};
+use crate::net::form::{Act, Acts, Affine, Gather, Src, Sum, Windows};
 use crate::net::requant::{requantize, round_div, Rescale, Rounding};
 use crate::net::walk::{walk, Analysis};
 use std::collections::{BTreeMap, BTreeSet};
@@ -748,12 +748,52 @@ impl Analysis for Enc<'_> {
         Ok(x.clone())
     }
 
+    fn sum(&mut self, node: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let pre = self.bounds.layers[node]
+            .pre
+            .clone()
+            .ok_or_else(|| EncodeError::Bounds(format!("layer {node}: no sum bounds")))?;
+        let mut ys = Vec::with_capacity(s.n);
+        for k in 0..s.n {
+            let role = format!("l{node}n{k}");
+            let (a, b) = (&x[k], &x[s.n + k]);
+            let ta = self.operand(&format!("{role}_a"), a, &s.ta)?;
+            let tb = self.operand(&format!("{role}_b"), b, &s.tb)?;
+            let mut p = ta.lin;
+            p.add_scaled(&tb.lin, 1);
+            let iv = pre.get(k).copied().ok_or_else(|| EncodeError::Bounds(format!("layer {node}: sum {k}")))?;
+            ys.push(self.act(node, k, &p, iv, &s.out)?);
+        }
+        Ok(ys)
+    }
+
     fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
         Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
     }
 }
 
 impl Enc<'_> {
+    /// `t(x)` for an operand table of a sum: a constant, the exact line where the table is
+    /// affine on `x`'s range, else the one-hot table encoding.
+    fn operand(&mut self, role: &str, x: &Val, t: &Act) -> Res<Val> {
+        let (l, h) = (t.apply(x.lo), t.apply(x.hi));
+        if x.lo == x.hi {
+            return Ok(Val { lin: Lin::constant(i128::from(l)), lo: l, hi: l });
+        }
+        let d = i128::from(x.hi) - i128::from(x.lo);
+        let rise = i128::from(h) - i128::from(l);
+        if rise % d == 0 {
+            let s = rise / d;
+            let on_line =
+                (x.lo..=x.hi).all(|v| i128::from(t.apply(v)) == i128::from(l) + s * (i128::from(v) - i128::from(x.lo)));
+            if on_line {
+                let lin = x.lin.scaled(s).plus(i128::from(l) - s * i128::from(x.lo));
+                let (lo, hi) = t.image(x.lo, x.hi);
+                return Ok(Val { lin, lo, hi });
+            }
+        }
+        self.table(role, &x.lin, Interval::new(x.lo, x.hi), t)
+    }
     /// `y = max(taps)`: candidates are the taps that can reach the largest lower bound.
     fn max(&mut self, role: &str, taps: &[&Val], ob: Interval) -> Res<Val> {
         let floor = taps.iter().map(|v| v.lo).max().unwrap_or(i64::MIN);

@@ -9,7 +9,7 @@
 
 use super::Logic;
 use crate::bounds::{Interval, NetBounds};
-use crate::net::form::{Act, Acts, Affine, Gather, Src, Windows};
+use crate::net::form::{Act, Acts, Affine, Gather, Src, Sum, Windows};
 use crate::net::requant::{Rescale, Rounding};
 use crate::net::walk::{walk, Analysis};
 use crate::net::Network;
@@ -733,8 +733,36 @@ impl Analysis for Bounded<'_, '_> {
         Ok(x.clone())
     }
 
+    fn sum(&mut self, node: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let pre = self.bounds.layers[node].pre.as_deref();
+        let out = &self.bounds.layers[node].out;
+        let mut y = Vec::with_capacity(s.n);
+        for k in 0..s.n {
+            if let Some(b) = out.get(k).filter(|b| b.lo == b.hi) {
+                y.push(self.enc.konst(i128::from(b.lo), 0));
+                continue;
+            }
+            let mut p = self.enc.sum_pre(s, k, x)?;
+            if let Some(b) = pre.and_then(|pre| pre.get(k)) {
+                p = self.enc.tighten(p, *b)?;
+            }
+            y.push(self.enc.act(&s.out, &p)?);
+        }
+        self.out(node, y)
+    }
+
     fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
         Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
+    }
+}
+
+impl Encoder<'_> {
+    /// The pre-activation `ta(a_k) + tb(b_k)` of a sum (each table an `ite` chain over its
+    /// operand's range).
+    fn sum_pre(&mut self, s: &Sum, k: usize, x: &[Val]) -> Res<Val> {
+        let a = self.act(&s.ta, &x[k])?;
+        let b = self.act(&s.tb, &x[s.n + k])?;
+        self.lin(&[(1, &a), (1, &b)], 0)
     }
 }
 
@@ -791,6 +819,15 @@ impl Analysis for Encoder<'_> {
 
     fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
         Ok(x.clone())
+    }
+
+    fn sum(&mut self, _: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
+        (0..s.n)
+            .map(|k| {
+                let p = self.sum_pre(s, k, x)?;
+                self.act(&s.out, &p)
+            })
+            .collect()
     }
 
     fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
