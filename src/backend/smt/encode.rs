@@ -734,7 +734,6 @@ impl Analysis for Bounded<'_, '_> {
     }
 
     fn sum(&mut self, node: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
-        let pre = self.bounds.layers[node].pre.as_deref();
         let out = &self.bounds.layers[node].out;
         let mut y = Vec::with_capacity(s.n);
         for k in 0..s.n {
@@ -742,11 +741,7 @@ impl Analysis for Bounded<'_, '_> {
                 y.push(self.enc.konst(i128::from(b.lo), 0));
                 continue;
             }
-            let mut p = self.enc.sum_pre(s, k, x)?;
-            if let Some(b) = pre.and_then(|pre| pre.get(k)) {
-                p = self.enc.tighten(p, *b)?;
-            }
-            y.push(self.enc.act(&s.out, &p)?);
+            y.push(self.enc.sum_out(s, k, x)?);
         }
         self.out(node, y)
     }
@@ -757,12 +752,59 @@ impl Analysis for Bounded<'_, '_> {
 }
 
 impl Encoder<'_> {
-    /// The pre-activation `ta(a_k) + tb(b_k)` of a sum (each table an `ite` chain over its
-    /// operand's range).
-    fn sum_pre(&mut self, s: &Sum, k: usize, x: &[Val]) -> Res<Val> {
-        let a = self.act(&s.ta, &x[k])?;
-        let b = self.act(&s.tb, &x[s.n + k])?;
-        self.lin(&[(1, &a), (1, &b)], 0)
+    /// `y_k = out(ta(a_k) + tb(b_k))` of a sum, exactly: `y = y_lo + Σ_v [B_v(a) ≤ b]` over the
+    /// output levels `v`, where `B_v(u)` is the least `b` with `f(u, b) ≥ v` (an `ite` chain over
+    /// the values of `a`, the operand with fewer values). `f` is non-decreasing in both operands,
+    /// so no term ever holds the runtime's internal fixed-point grid.
+    fn sum_out(&mut self, s: &Sum, k: usize, x: &[Val]) -> Res<Val> {
+        let f = |u: i128, v: i128| i128::from(s.out.apply(s.ta.apply(u as i64) + s.tb.apply(v as i64)));
+        let (a, b) = (&x[k], &x[s.n + k]);
+        if a.hi - a.lo <= b.hi - b.lo {
+            self.monotone2(&f, a, b)
+        } else {
+            self.monotone2(&|u, v| f(v, u), b, a)
+        }
+    }
+
+    fn monotone2(&mut self, f: &dyn Fn(i128, i128) -> i128, a: &Val, b: &Val) -> Res<Val> {
+        let (y_lo, y_hi) = (f(a.lo, b.lo), f(a.hi, b.hi));
+        if y_lo == y_hi {
+            return Ok(self.konst(y_lo, 0));
+        }
+        if (a.hi - a.lo + 1) * (y_hi - y_lo) > 1 << 16 {
+            return Err(EncodeError::Unsupported(format!(
+                "sum over {} operand values and {} output levels",
+                a.hi - a.lo + 1,
+                y_hi - y_lo
+            )));
+        }
+        let (one, zero) = (self.konst(1, 0), self.konst(0, 0));
+        let mut y = self.konst(y_lo, 0);
+        for v in y_lo + 1..=y_hi {
+            let beta = |u: i128| {
+                let (mut l, mut h) = (b.lo, b.hi + 1);
+                while l < h {
+                    let mid = l + (h - l) / 2;
+                    if f(u, mid) >= v {
+                        h = mid;
+                    } else {
+                        l = mid + 1;
+                    }
+                }
+                l
+            };
+            let mut bv = self.konst(beta(a.hi), 0);
+            for u in (a.lo..a.hi).rev() {
+                let ku = self.konst(u, 0);
+                let c = self.eq(a, &ku)?;
+                let t = self.konst(beta(u), 0);
+                bv = self.ite(&c, &t, &bv)?;
+            }
+            let cond = self.le(&bv, b)?;
+            let z = self.ite(&cond, &one, &zero)?;
+            y = self.lin(&[(1, &y), (1, &z)], 0)?;
+        }
+        Ok(y)
     }
 }
 
@@ -822,12 +864,7 @@ impl Analysis for Encoder<'_> {
     }
 
     fn sum(&mut self, _: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
-        (0..s.n)
-            .map(|k| {
-                let p = self.sum_pre(s, k, x)?;
-                self.act(&s.out, &p)
-            })
-            .collect()
+        (0..s.n).map(|k| self.sum_out(s, k, x)).collect()
     }
 
     fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
