@@ -220,9 +220,10 @@ fn quant8(rng: &mut impl Rng, t: QType) -> Quant {
     Quant { dtype: t, scale: f32_in(rng, 0.01, 0.2), zero_point: rng.gen_range(t.min()..=t.max()) }
 }
 
-/// An Add of the two tensors `a` and `b` (of one 8-bit type).
+/// An Add of two tensors of one 8-bit type.
 fn add_layer(rng: &mut impl Rng, t: QType) -> Layer {
-    Layer::Add(Add { kernel: AddKernel::MlasAvx2, output: quant8(rng, t) })
+    let (a_scale, b_scale) = (f32_in(rng, 0.01, 0.2), f32_in(rng, 0.01, 0.2));
+    Layer::Add(Add { kernel: AddKernel::MlasAvx2, a_scale, b_scale, output: quant8(rng, t) })
 }
 
 /// A random table from type `from` to type `to` (monotone or not).

@@ -22,7 +22,11 @@ fn all_pairs(t: QType, qa: Quant, qb: Quant, qc: Quant) -> Network {
     let nodes = vec![
         Node { name: "a".into(), op: Layer::Lut(Lut { table: hi_byte, offset: 0, output: qa }), inputs: vec![0] },
         Node { name: "b".into(), op: Layer::Lut(Lut { table: lo_byte, offset: 0, output: qb }), inputs: vec![0] },
-        Node { name: "c".into(), op: Layer::Add(Add { kernel: AddKernel::MlasAvx2, output: qc }), inputs: vec![1, 2] },
+        Node {
+            name: "c".into(),
+            op: Layer::Add(Add { kernel: AddKernel::MlasAvx2, a_scale: qa.scale, b_scale: qb.scale, output: qc }),
+            inputs: vec![1, 2],
+        },
     ];
     Network::graph("qladd", input, nodes).expect("a valid graph")
 }
@@ -88,7 +92,7 @@ fn add_refuses_what_it_cannot_reproduce() {
         let b = nodes.len();
         nodes.push(Node {
             name: "c".into(),
-            op: Layer::Add(Add { kernel: AddKernel::MlasAvx2, output: qc }),
+            op: Layer::Add(Add { kernel: AddKernel::MlasAvx2, a_scale: 0.5, b_scale: qb.scale, output: qc }),
             inputs: vec![0, b],
         });
         Network::graph("g", input.clone(), nodes).map(|_| ()).map_err(|e| e.to_string())
@@ -97,7 +101,7 @@ fn add_refuses_what_it_cannot_reproduce() {
     let e = build(q(t, 0.25, 0), q(t, 0.5, 128), false).unwrap_err();
     assert!(e.contains("broadcasting is not supported"), "{e}");
     let e = build(q(t, 0.1, 0), q(t, 0.5, 128), true).unwrap_err();
-    assert!(e.contains("not a binary32 value"), "{e}");
+    assert!(e.contains("not a positive binary32 value"), "{e}");
     let e = build(q(QType::INT8, 0.25, 0), q(t, 0.5, 128), true).unwrap_err();
     assert!(e.contains("one 8-bit type"), "{e}");
 }

@@ -226,12 +226,16 @@ impl AddKernel {
     }
 }
 
-/// Element-wise addition of two tensors of equal shape and 8-bit type (no broadcasting), each
-/// with its own scale and zero point, requantized to `output` exactly as `kernel` does.
+/// Element-wise addition of two tensors of equal shape and 8-bit type (no broadcasting),
+/// requantized to `output` exactly as `kernel` does. The operands' scales are the operator's
+/// own (`a_scale`, `b_scale`: what the runtime's Add node is given), since tensor scales are
+/// otherwise only for reporting; their zero points are the tensors'.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Add {
     pub kernel: AddKernel,
+    pub a_scale: f64,
+    pub b_scale: f64,
     pub output: Quant,
 }
 

@@ -45,7 +45,7 @@ fn dyadic(x: f32) -> (i64, i32) {
 fn scaled(x: f32, s: i32) -> Option<i64> {
     let (k, e) = dyadic(x);
     let sh = e + s;
-    if !(0..=40).contains(&sh) {
+    if !(0..=62).contains(&sh) {
         return (k == 0).then_some(0);
     }
     let v = i128::from(k) << sh;
@@ -82,12 +82,12 @@ impl Add {
     fn sum(&self, a: &TensorInfo, b: &TensorInfo) -> Result<Sum, String> {
         let AddKernel::MlasAvx2 = self.kernel;
         let (qa, qb, qc) = (a.quant, b.quant, self.output);
-        for (q, what) in [(qa, "first operand"), (qb, "second operand"), (qc, "output")] {
-            if !is_f32(q.scale) {
-                return Err(format!("{what} scale {} is not a binary32 value", q.scale));
+        for (s, what) in [(self.a_scale, "first operand"), (self.b_scale, "second operand"), (qc.scale, "output")] {
+            if !(is_f32(s) && s > 0.0) {
+                return Err(format!("{what} scale {s} is not a positive binary32 value"));
             }
         }
-        let (sa, sb, sc) = (qa.scale as f32, qb.scale as f32, qc.scale as f32);
+        let (sa, sb, sc) = (self.a_scale as f32, self.b_scale as f32, qc.scale as f32);
         let (ra, rb) = (sa / sc, sb / sc);
         let (za, zb, zc) = (qa.zero_point as f32, qb.zero_point as f32, qc.zero_point as f32);
         let f = zc - ra.mul_add(za, rb * zb);
