@@ -4,7 +4,7 @@
 //! Networks cover every layer kind, rescale kind and rounding mode, with 2..=8-bit types, and are
 //! small enough that a box of a few hundred points can be enumerated exhaustively.
 
-use crate::net::ir::{Clip, Concat, GlobalAvgPool, Lut, Pad, Reshape, Transpose};
+use crate::net::ir::{Add, AddKernel, Clip, Concat, GlobalAvgPool, Lut, Pad, Reshape, Transpose};
 use crate::net::{
     AvgPool2d, Conv2d, Dense, Input, Layer, MaxPool2d, Network, Node, QType, Quant, Requant, Rescale, Rounding,
 };
@@ -215,6 +215,17 @@ fn with_output(mut l: Layer, q: Quant) -> Layer {
     l
 }
 
+/// An 8-bit quantization with a random binary32 scale (the operands and output of an Add).
+fn quant8(rng: &mut impl Rng, t: QType) -> Quant {
+    Quant { dtype: t, scale: f32_in(rng, 0.01, 0.2), zero_point: rng.gen_range(t.min()..=t.max()) }
+}
+
+/// An Add of two tensors of one 8-bit type.
+fn add_layer(rng: &mut impl Rng, t: QType) -> Layer {
+    let (a_scale, b_scale) = (f32_in(rng, 0.01, 0.2), f32_in(rng, 0.01, 0.2));
+    Layer::Add(Add { kernel: AddKernel::MlasAvx2, a_scale, b_scale, output: quant8(rng, t) })
+}
+
 /// A random table from type `from` to type `to` (monotone or not).
 fn lut(rng: &mut impl Rng, from: QType, to: Quant) -> Layer {
     let n = (from.max() - from.min() + 1) as usize;
@@ -245,7 +256,26 @@ fn try_graph(rng: &mut impl Rng, cfg: &GenConfig) -> Option<Network> {
         net.tensors().get(t).cloned()
     };
     let x = info(&nodes, 0)?;
-    let joined = if image {
+    // With some probability the two branches are joined by an Add (a residual connection) of
+    // operands requantized to one 8-bit type, otherwise by a concatenation.
+    let residual = rng.gen_bool(0.4);
+    let t8 = if rng.gen_bool(0.5) { QType::UINT8 } else { QType::INT8 };
+    let joined = if image && residual {
+        let qa = quant8(rng, t8);
+        let a = add(&mut nodes, with_output(conv(rng, cfg, x.shape[0], x.quant.dtype.bits()), qa), vec![0])?;
+        let sa = info(&nodes, a)?.shape;
+        let b = if rng.gen_bool(0.5) && sa == x.shape {
+            // The identity-like skip: the input itself requantized to the operand type.
+            let qb = quant8(rng, t8);
+            add(&mut nodes, lut(rng, x.quant.dtype, qb), vec![0])?
+        } else {
+            let qb = quant8(rng, t8);
+            add(&mut nodes, with_output(conv(rng, cfg, x.shape[0], x.quant.dtype.bits()), qb), vec![0])?
+        };
+        let c = add(&mut nodes, add_layer(rng, t8), vec![a, b])?;
+        let ci = info(&nodes, c)?;
+        add(&mut nodes, Layer::Reshape(Reshape { shape: vec![ci.len()] }), vec![c])?
+    } else if image {
         let a = add(&mut nodes, conv(rng, cfg, x.shape[0], x.quant.dtype.bits()), vec![0])?;
         let qa = info(&nodes, a)?.quant;
         let b = match rng.gen_range(0..3) {
@@ -299,6 +329,16 @@ fn try_graph(rng: &mut impl Rng, cfg: &GenConfig) -> Option<Network> {
         }
     } else {
         let n1 = rng.gen_range(1..=2);
+        if residual {
+            let (qa, qb) = (quant8(rng, t8), quant8(rng, t8));
+            let h1 = add(&mut nodes, with_output(dense(rng, cfg, x.len(), n1, x.quant.dtype.bits()), qa), vec![0])?;
+            let h2 = add(&mut nodes, with_output(dense(rng, cfg, x.len(), n1, x.quant.dtype.bits()), qb), vec![0])?;
+            let c = add(&mut nodes, add_layer(rng, t8), vec![h1, h2])?;
+            let j = info(&nodes, c)?;
+            let n_out = rng.gen_range(2..=3);
+            add(&mut nodes, dense(rng, cfg, j.len(), n_out, j.quant.dtype.bits()), vec![c])?;
+            return Network::graph("graph", input, nodes).ok();
+        }
         let h1 = add(&mut nodes, dense(rng, cfg, x.len(), n1, x.quant.dtype.bits()), vec![0])?;
         let q1 = info(&nodes, h1)?.quant;
         let h2 = if rng.gen_bool(0.5) {
@@ -479,6 +519,7 @@ mod tests {
             "transpose",
             "reshape",
             "global_avg_pool",
+            "add",
         ] {
             assert!(kinds.contains(k), "generator never produced {k}");
         }

@@ -72,6 +72,15 @@ fn check_point(net: &Network, b: &NetBounds, x: &[i64], what: &str) {
         }
     }
     for i in 0..net.layers().len() {
+        if let quiver::net::form::Form::Sum(s) = net.form(i) {
+            // The exact pre-activation of an Add (its operand tables summed) within its bounds.
+            let x: Vec<i64> = net.node_inputs(i).iter().flat_map(|&u| t[u].iter().copied()).collect();
+            let bounds = b.layers[i].pre.as_ref().expect("sums have pre-activation bounds");
+            for (j, iv) in bounds.iter().enumerate() {
+                let p = s.pre(j, &x);
+                assert!(iv.contains(p), "{what}: layer {i} sum {j} = {p} outside {iv:?} at x = {x:?}\n{net:?}");
+            }
+        }
         if let Some(accs) = accumulators(net, i, &t[net.node_inputs(i)[0]]) {
             let bounds = b.layers[i].pre.as_ref().expect("dense/conv layers have accumulator bounds");
             for (j, (a, iv)) in accs.iter().zip(bounds).enumerate() {

@@ -13,6 +13,33 @@ fn doc_example() -> String {
     doc[start..end].to_string()
 }
 
+/// The version-2 (graph) example: the first json block after the "Version 2" heading.
+fn doc_graph_example() -> String {
+    let doc = include_str!("../docs/model-format.md");
+    let v2 = doc.find("## Version 2").expect("docs/model-format.md has a version 2 section");
+    let start = v2 + doc[v2..].find("```json\n").expect("a json example in the version 2 section") + 8;
+    let end = start + doc[start..].find("```").expect("closed code block");
+    doc[start..end].to_string()
+}
+
+#[test]
+fn documented_graph_example_loads_and_runs() {
+    let net = from_json(&doc_graph_example(), Path::new("residual.json")).unwrap();
+    assert_eq!(net.name(), "residual");
+    assert!(!net.is_sequential());
+    let kinds: Vec<&str> = net.layers().iter().map(|l| l.kind()).collect();
+    assert_eq!(kinds, ["conv2d", "add", "concat", "global_avg_pool", "dense"]);
+    assert_eq!(net.node_inputs(1), &[1, 0]);
+    let t = exec::trace(&net, &[20, 3, 9, 255]).unwrap();
+    assert_eq!(t[1], vec![22, 10, 11, 255]);
+    assert_eq!(t[2], vec![27, 11, 13, 255]);
+    assert_eq!(t[3], vec![27, 11, 13, 255, 22, 10, 11, 255]);
+    assert_eq!(t[4], vec![66, 64]);
+    assert_eq!(t[5], vec![2, -2]);
+    let again = from_json(&to_json(&net), Path::new("again.json")).unwrap();
+    assert_eq!(again, net);
+}
+
 fn err(text: &str) -> String {
     match from_json(text, Path::new("m.json")) {
         Ok(_) => panic!("expected an error for {text}"),

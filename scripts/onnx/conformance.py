@@ -668,8 +668,21 @@ def gen_qop(rng, opset):
         out, float_out = finish(g, rng, y, at, xsn, (xzn, at), shape)
         return g, ep, vi, out, float_out, "qop-int-elementwise", f"integer {kind} on {at}"
     if op == "QLinearAdd":
-        other = g.const(rand_ints(rng, shape, at), at, "B")
-        y = g.node("QLinearAdd", [xq, xsn, xzn, other, xsn, xzn, ysn, yzn], domain="com.microsoft")
+        # The second operand: a constant (quiver refuses: the IR has no constant tensors), the
+        # input itself under another scale (x + x), or an integer Relu/MaxPool branch of it (a
+        # skip connection), each read with its own scale.
+        kind = choice(rng, ["const", "self", "relu", "maxpool"], [1, 1, 1, 1])
+        bsn = g.const(rand_scale(rng, choice(rng, ["random", "tie"], [3, 1])), "float", "B_scale")
+        if kind == "const":
+            other, bsn = g.const(rand_ints(rng, shape, at), at, "B"), xsn
+        elif kind == "self":
+            other = xq
+        elif kind == "relu":
+            other = g.node("Relu", [xq])
+        else:
+            other = g.node("MaxPool", [xq], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])
+        y = g.node("QLinearAdd", [xq, xsn, xzn, other, bsn, xzn, ysn, yzn], domain="com.microsoft")
+        add_kind = f"[{kind}]"
     elif op == "QLinearAveragePool":
         attrs, (oh, ow) = pool_attrs(rng, "AveragePool", H, W)
         y = g.node("QLinearAveragePool", [xq, xsn, xzn, ysn, yzn], domain="com.microsoft", **attrs)
@@ -678,7 +691,8 @@ def gen_qop(rng, opset):
         y = g.node("QLinearGlobalAveragePool", [xq, xsn, xzn, ysn, yzn], domain="com.microsoft", channels_last=0)
         shape = [1, C, 1, 1]
     out, float_out = finish(g, rng, y, at, ysn, (yzn, at), shape)
-    return g, ep, vi, out, float_out, "qop-" + op.lower(), f"{op} {at}"
+    detail = add_kind if op == "QLinearAdd" else ""
+    return g, ep, vi, out, float_out, "qop-" + op.lower(), f"{op}{detail} {at}"
 
 
 # ---------------------------------------------------------------------------------------------

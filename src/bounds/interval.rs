@@ -4,7 +4,7 @@
 //! a pre-activation interval is exactly `[act(lo), act(hi)]`.
 
 use super::{Interval, LayerBounds, NetBounds};
-use crate::net::form::{Acts, Affine, Form, Gather, Src, Windows};
+use crate::net::form::{Acts, Affine, Form, Gather, Src, Sum, Windows};
 use crate::net::walk::{walk, Analysis};
 use crate::net::Network;
 use crate::spec::InputBox;
@@ -31,6 +31,15 @@ pub fn pre_range(a: &Affine, k: usize, x: &[Interval]) -> Interval {
         hi += p.max(q);
     }
     Interval::new(lo as i64, hi as i64)
+}
+
+/// Exact range of a [`Sum`]'s pre-activation `ta(a_k) + tb(b_k)` over the box `x` (the
+/// concatenated operands).
+pub fn sum_range(s: &Sum, k: usize, x: &[Interval]) -> Interval {
+    let (a, b) = (x[k], x[s.n + k]);
+    let (alo, ahi) = s.ta.image(a.lo, a.hi);
+    let (blo, bhi) = s.tb.image(b.lo, b.hi);
+    Interval::new(alo + blo, ahi + bhi)
 }
 
 /// Interval propagation as an [`Analysis`].
@@ -73,6 +82,12 @@ impl Analysis for IntervalPass {
         Ok(LayerBounds { pre: None, out })
     }
 
+    fn sum(&mut self, _: usize, s: &Sum, x: &LayerBounds) -> Result<LayerBounds, Infallible> {
+        let pre: Vec<Interval> = (0..s.n).map(|k| sum_range(s, k, &x.out)).collect();
+        let out = pre.iter().map(|p| image(&s.out, *p)).collect();
+        Ok(LayerBounds { pre: Some(pre), out })
+    }
+
     fn copy(&mut self, _: usize, x: &LayerBounds) -> Result<LayerBounds, Infallible> {
         Ok(LayerBounds { pre: None, out: x.out.clone() })
     }
@@ -97,6 +112,7 @@ pub fn node(net: &Network, i: usize, x: &[Interval]) -> LayerBounds {
         Form::Max(w) => IntervalPass.max(i, w, &x),
         Form::Gather(g) => IntervalPass.gather(i, g, &x),
         Form::Copy => IntervalPass.copy(i, &x),
+        Form::Sum(s) => IntervalPass.sum(i, s, &x),
     };
     b
 }

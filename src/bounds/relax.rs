@@ -38,6 +38,29 @@ pub fn act_lines(act: &Act, plo: i64, phi: i64) -> (Line, Line) {
     hull_lines(&mut pts.clone(), &mut pts, plo as f64, phi as f64)
 }
 
+/// The lower and upper lines of any integer function `f` on the integers of `[lo, hi]`, from
+/// the hulls of every point (at most [`MAX_TABLE_POINTS`] of them, with values exact in `f64`);
+/// constant lines at the exact minimum and maximum otherwise.
+pub fn point_lines(f: &dyn Fn(i64) -> i64, lo: i64, hi: i64) -> (Line, Line) {
+    let n = i128::from(hi) - i128::from(lo);
+    if !(0..=MAX_TABLE_POINTS).contains(&n) {
+        let (a, b) = (f(lo), f(hi));
+        return ((0.0, a.min(b) as f64), (0.0, a.max(b) as f64));
+    }
+    let vals: Vec<i64> = (lo..=hi).map(f).collect();
+    let (ymin, ymax) = (vals.iter().copied().min().unwrap_or(0), vals.iter().copied().max().unwrap_or(0));
+    let constant = ((0.0, ymin as f64), (0.0, ymax as f64));
+    if lo == hi || ymin == ymax || ymin.unsigned_abs().max(ymax.unsigned_abs()) as f64 > MAX_EXACT {
+        return constant;
+    }
+    let mut pts: Vec<(f64, f64, f64)> = (lo..=hi).zip(&vals).map(|(p, &v)| (p as f64, v as f64, 0.0)).collect();
+    let ((sl, cl), (su, cu)) = hull_lines(&mut pts.clone(), &mut pts, lo as f64, hi as f64);
+    if !(cl.is_finite() && cu.is_finite()) {
+        return constant;
+    }
+    ((sl, cl), (su, cu))
+}
+
 /// Lines below `lower` and above `upper` (points `(p, value, value error)`), chosen on the hulls
 /// at the midpoint of `[fl, fh]`, with offsets that hold at every point with an outward margin.
 fn hull_lines(lower: &mut [(f64, f64, f64)], upper: &mut [(f64, f64, f64)], fl: f64, fh: f64) -> (Line, Line) {

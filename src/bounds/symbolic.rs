@@ -16,7 +16,7 @@
 //! rounded outward to an integer and intersected with the exact interval bounds, so symbolic
 //! bounds are never looser than [`super::interval`].
 
-use super::relax::{act_lines, Line};
+use super::relax::{act_lines, point_lines, Line};
 use super::{interval, Interval, LayerBounds, NetBounds, SpecStatus};
 use crate::net::form::{Acts, Affine, Form, Src};
 use crate::net::walk::{split, walk_back};
@@ -31,6 +31,9 @@ enum Relax<'n> {
     /// `y_k` between two lines in its pre-activation `p_k`: row `k` of `affine` plus `beta_k`
     /// over the raw inputs (`None`: `p = x`, an elementwise map).
     Scalar { affine: Option<&'n Affine>, beta: Vec<f64>, lo: Vec<Line>, hi: Vec<Line> },
+    /// `y_k = out(ta(a_k) + tb(b_k))`: lines of `out` in `p` (`lo`, `hi`) and of each table in
+    /// its operand (`ta`, `tb`: lower and upper line per value).
+    Sum { n: usize, ta: Vec<(Line, Line)>, tb: Vec<(Line, Line)>, lo: Vec<Line>, hi: Vec<Line> },
     /// A reshape: identity.
     Same,
     /// `y_k = x_{src_k}` or a constant: exact.
@@ -186,6 +189,27 @@ impl<'n> Symbolic<'n> {
                 }
                 nu
             }
+            Relax::Sum { n, ta, tb, lo, hi } => {
+                let mut nu = vec![0.0; n_in];
+                for (k, &v) in lam.iter().enumerate() {
+                    // v > 0: a lower bound of y is needed (y ≥ σ·p + o); v < 0: an upper one.
+                    let (s, o) = if v > 0.0 {
+                        lo[k]
+                    } else if v < 0.0 {
+                        hi[k]
+                    } else {
+                        continue;
+                    };
+                    // σ·p is bounded below by σ·(lower lines of p) when σ·v ≥ 0, else by the upper.
+                    let low_p = (s >= 0.0) == (v > 0.0);
+                    let pick = |l: &(Line, Line)| if low_p { l.0 } else { l.1 };
+                    let ((sa, ca), (sb, cb)) = (pick(&ta[k]), pick(&tb[k]));
+                    *c += v * (o + s * (ca + cb));
+                    nu[k] += v * s * sa;
+                    nu[n + k] += v * s * sb;
+                }
+                nu
+            }
             Relax::Scalar { affine, beta, lo, hi } => {
                 let mut mu = vec![0.0; lam.len()];
                 for (k, &v) in lam.iter().enumerate() {
@@ -301,6 +325,14 @@ impl<'n> Symbolic<'n> {
             }
             Form::Gather(g) => (LayerBounds { pre: None, out: meet_plain(ilay.out) }, Relax::Gather(g.src.clone())),
             Form::Copy => (LayerBounds { pre: None, out: meet_plain(ilay.out) }, Relax::Same),
+            Form::Sum(f) => {
+                let pre = ilay.pre.clone().unwrap_or_default();
+                let n = f.n;
+                let ta = (0..n).map(|k| point_lines(&|v| f.ta.apply(v), x[k].lo, x[k].hi)).collect();
+                let tb = (0..n).map(|k| point_lines(&|v| f.tb.apply(v), x[n + k].lo, x[n + k].hi)).collect();
+                let (lo, hi) = pre.iter().map(|p| act_lines(&f.out, p.lo, p.hi)).unzip();
+                (LayerBounds { pre: Some(pre), out: meet_plain(ilay.out) }, Relax::Sum { n, ta, tb, lo, hi })
+            }
         };
         // Magnitudes of the new tensor's relaxations.
         let prev = &prev;
@@ -318,6 +350,14 @@ impl<'n> Symbolic<'n> {
                 .zip(dominant)
                 .zip(hi_max)
                 .map(|((&j, &d), &h)| if d { prev[j] } else { prev[j].max(h.abs()) })
+                .collect(),
+            Relax::Sum { n, ta, tb, lo, hi } => (0..*n)
+                .map(|k| {
+                    let m =
+                        |l: &(Line, Line), x: f64| l.0 .0.abs().max(l.1 .0.abs()) * x + l.0 .1.abs().max(l.1 .1.abs());
+                    let p = m(&ta[k], prev[k]) + m(&tb[k], prev[n + k]);
+                    (lo[k].0.abs().max(hi[k].0.abs()) * p + lo[k].1.abs().max(hi[k].1.abs())) * (1.0 + 1e-9)
+                })
                 .collect(),
             Relax::Scalar { affine, beta, lo, hi } => {
                 let pre: Vec<f64> = match affine {

@@ -45,6 +45,7 @@ fn layer_detail(l: &Layer) -> String {
         Layer::Clip(c) => format!("[{}, {}]", c.lo, c.hi),
         Layer::Lut(l) => format!("{} entries from {}", l.table.len(), l.offset),
         Layer::Concat(c) => format!("axis {}", c.axis),
+        Layer::Add(a) => format!("{} kernel", a.kernel.name()),
         Layer::Transpose(t) => format!("perm {:?}", t.perm),
         Layer::Reshape(r) => format!("to {:?}", r.shape),
         Layer::Pad(p) => format!("pads {:?}", p.pads),

@@ -4,7 +4,7 @@
 //! overflows. Float32 rescales are emulated with Rust's IEEE binary32 arithmetic (see
 //! [`super::requant`]).
 
-use super::form::{Acts, Affine, Gather, Src, Windows};
+use super::form::{Acts, Affine, Gather, Src, Sum, Windows};
 use super::ir::Network;
 use super::walk::{walk, Analysis};
 use std::convert::Infallible;
@@ -45,6 +45,10 @@ impl Analysis for Exec {
                 Src::Const(c) => c,
             })
             .collect())
+    }
+
+    fn sum(&mut self, _: usize, s: &Sum, x: &Vec<i64>) -> Result<Vec<i64>, Infallible> {
+        Ok((0..s.n).map(|k| s.out.apply(s.pre(k, x))).collect())
     }
 
     fn copy(&mut self, _: usize, x: &Vec<i64>) -> Result<Vec<i64>, Infallible> {

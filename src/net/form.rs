@@ -9,6 +9,9 @@
 //! * [`Form::Max`] — `y_k = max_{i ∈ W_k} x_i` over index windows. MaxPool2d.
 //! * [`Form::Gather`] — `y_k = x_{s_k}` or a constant: Concat, Transpose, Pad.
 //! * [`Form::Copy`] — `y = x` under a new shape. Flatten, Reshape.
+//! * [`Form::Sum`] — `y_k = out(ta(a_k) + tb(b_k))`: element-wise addition of two tensors, each
+//!   operand mapped by a monotone table onto a common integer grid, then a monotone activation
+//!   of the exact integer sum. Add.
 //!
 //! Every analysis (execution, validation, interval and symbolic bounds, the search's surrogate,
 //! the MILP and SMT encodings) implements these forms once and never sees an operator's loops:
@@ -331,6 +334,28 @@ pub struct Gather {
     pub src: Vec<Src>,
 }
 
+/// `y_k = out(ta(x_k) + tb(x_{n+k}))` for `k < n`: the node reads two tensors of `n` values
+/// each (concatenated: `a = x[..n]`, `b = x[n..]`). `ta` and `tb` are monotone non-decreasing
+/// (validated at lowering) and map each operand exactly onto a common integer grid (e.g. the
+/// operand's binary32 contribution times `2^S`); `out` is monotone and maps the exact integer
+/// sum to the output. Every analysis treats `ta`/`tb` like elementwise activations and the sum
+/// like a two-term affine row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sum {
+    pub n: usize,
+    pub ta: Act,
+    pub tb: Act,
+    pub out: Act,
+}
+
+impl Sum {
+    /// The exact pre-activation `ta(a_k) + tb(b_k)` (`i64`: validation bounds the tables).
+    #[inline]
+    pub fn pre(&self, k: usize, x: &[i64]) -> i64 {
+        self.ta.apply(x[k]) + self.tb.apply(x[self.n + k])
+    }
+}
+
 /// The lowered description of one node. See the module documentation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Form {
@@ -340,4 +365,5 @@ pub enum Form {
     Max(Windows),
     Gather(Gather),
     Copy,
+    Sum(Sum),
 }

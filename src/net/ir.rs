@@ -207,6 +207,38 @@ pub struct Lut {
     pub output: Quant,
 }
 
+/// The runtime kernel whose exact arithmetic an [`Add`] reproduces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddKernel {
+    /// ONNX Runtime `QLinearAdd` (com.microsoft) on x86-64 with AVX2/FMA (MLAS
+    /// `MlasQLinearAddKernelAvx2Helper`): `y = saturate(rne(fma(a, r_a, fma(b, r_b, F))))` in
+    /// binary32 with `r_a = fl(s_a/s_c)`, `r_b = fl(s_b/s_c)`,
+    /// `F = fl(z_c − fma(r_a, z_a, fl(r_b·z_b)))`. See `src/net/ops/add.rs`.
+    MlasAvx2,
+}
+
+impl AddKernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            AddKernel::MlasAvx2 => "mlas_avx2",
+        }
+    }
+}
+
+/// Element-wise addition of two tensors of equal shape and 8-bit type (no broadcasting),
+/// requantized to `output` exactly as `kernel` does. The operands' scales are the operator's
+/// own (`a_scale`, `b_scale`: what the runtime's Add node is given), since tensor scales are
+/// otherwise only for reporting; their zero points are the tensors'.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Add {
+    pub kernel: AddKernel,
+    pub a_scale: f64,
+    pub b_scale: f64,
+    pub output: Quant,
+}
+
 /// One operator: integer tensors in, an integer tensor out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -223,6 +255,7 @@ pub enum Layer {
     Clip(Clip),
     Lut(Lut),
     Concat(Concat),
+    Add(Add),
     Transpose(Transpose),
     Reshape(Reshape),
     Pad(Pad),
@@ -241,6 +274,7 @@ impl Layer {
             Layer::Clip(_) => "clip",
             Layer::Lut(_) => "lut",
             Layer::Concat(_) => "concat",
+            Layer::Add(_) => "add",
             Layer::Transpose(_) => "transpose",
             Layer::Reshape(_) => "reshape",
             Layer::Pad(_) => "pad",

@@ -114,6 +114,15 @@ fn check_rescale(r: &Rescale, acc: (i64, i64), ch: usize) -> Res<()> {
 /// the accumulator range of the node (Dense/Conv) for reporting. `xs` are the tensors the node
 /// reads (the form indexes their concatenation).
 fn check_form(form: &Form, xs: &[&TensorInfo]) -> Res<Option<(i64, i64)>> {
+    if let Form::Sum(s) = form {
+        // The tables are bounded by 2^61 each at lowering; the sum fits i64.
+        let (a, b) = (s.ta.clamp_range(), s.tb.clamp_range());
+        let (lo, hi) = (i128::from(a.0) + i128::from(b.0), i128::from(a.1) + i128::from(b.1));
+        if lo < i128::from(i64::MIN) || hi > i128::from(i64::MAX) {
+            return Err(format!("sum range [{lo}, {hi}] overflows i64"));
+        }
+        return Ok(None);
+    }
     let Form::Affine(a) = form else { return Ok(None) };
     let z = i128::from(a.zero_point);
     // The range of `x_i − z` for every index of the concatenated input.

@@ -7,7 +7,7 @@
 //! that back-substitution and gradients use, merging what flows back along every edge (a tensor
 //! read by several nodes receives the sum).
 
-use super::form::{Acts, Affine, Form, Gather, Windows};
+use super::form::{Acts, Affine, Form, Gather, Sum, Windows};
 use super::ir::Network;
 
 /// An analysis of the forms. `node` is the node's index (for naming and per-node state).
@@ -19,6 +19,8 @@ pub trait Analysis {
     fn map(&mut self, node: usize, acts: &Acts, x: &Self::Value) -> Result<Self::Value, Self::Error>;
     fn max(&mut self, node: usize, w: &Windows, x: &Self::Value) -> Result<Self::Value, Self::Error>;
     fn gather(&mut self, node: usize, g: &Gather, x: &Self::Value) -> Result<Self::Value, Self::Error>;
+    /// Element-wise addition of the two halves of `x` ([`Sum`]).
+    fn sum(&mut self, node: usize, s: &Sum, x: &Self::Value) -> Result<Self::Value, Self::Error>;
     /// A reshape: the same values.
     fn copy(&mut self, node: usize, x: &Self::Value) -> Result<Self::Value, Self::Error>;
     /// The values of several tensors as one (a node that reads several inputs sees their
@@ -46,6 +48,7 @@ pub fn walk<A: Analysis>(net: &Network, a: &mut A, input: A::Value) -> Result<Ve
             Form::Max(f) => a.max(i, f, x)?,
             Form::Gather(f) => a.gather(i, f, x)?,
             Form::Copy => a.copy(i, x)?,
+            Form::Sum(f) => a.sum(i, f, x)?,
         };
         values.push(y);
     }

@@ -15,7 +15,7 @@
 //! Arithmetic is `f32`: the surrogate only steers the search; every candidate it proposes is
 //! replayed exactly by [`crate::verdict::Witness::replay`].
 
-use crate::net::form::{Act, Acts, Affine as AffineForm, Form, Rows, Src};
+use crate::net::form::{Act, Acts, Affine as AffineForm, Form, Rows, Src, Sum};
 use crate::net::{Network, Rescale};
 
 /// How the forward pass treats requantization rounding.
@@ -144,6 +144,38 @@ fn affine(a: &AffineForm) -> Affine {
     Affine { lin, zx: a.zero_point as f32, scale, bias, zo, lo, hi, round }
 }
 
+/// The chord of a table over its whole domain: `(slope, offset)`.
+fn table_chord(a: &Act) -> (f64, f64) {
+    match a {
+        Act::Lut { table, offset } if table.len() > 1 => {
+            let (first, last) = (table[0] as f64, table[table.len() - 1] as f64);
+            let s = (last - first) / (table.len() - 1) as f64;
+            (s, first - s * *offset as f64)
+        }
+        _ => (1.0, 0.0),
+    }
+}
+
+/// An element-wise sum as a two-input affine row through the tables' chords (the tables of an
+/// Add are affine up to one binary32 rounding).
+fn sum(s: &Sum) -> Affine {
+    let n = s.n;
+    let ((sa, oa), (sb, ob)) = (table_chord(&s.ta), table_chord(&s.tb));
+    let (scale, fb, zo, lo, hi) = act_parts(&s.out);
+    let idx = (0..n as u32).flat_map(|k| [k, n as u32 + k]).collect();
+    let w = (0..n).flat_map(|_| [sa as f32, sb as f32]).collect();
+    Affine {
+        lin: Linear::Sparse { ptr: (0..=n).map(|k| 2 * k).collect(), idx, w },
+        zx: 0.0,
+        scale: vec![scale; n],
+        bias: vec![(oa + ob) as f32 + fb; n],
+        zo: vec![zo; n],
+        lo: vec![lo; n],
+        hi: vec![hi; n],
+        round: true,
+    }
+}
+
 /// An elementwise map: clamps and a single table directly; any other activation as an affine
 /// identity map.
 fn map(acts: &Acts, n: usize) -> SLayer {
@@ -199,6 +231,7 @@ impl Surrogate {
                 Form::Map(acts) => map(acts, n),
                 Form::Max(w) => SLayer::MaxPool { ptr: w.ptr.clone(), idx: w.idx.clone() },
                 Form::Gather(g) => SLayer::Gather { src: g.src.clone() },
+                Form::Sum(s) => SLayer::Affine(sum(s)),
             };
             buf.push(sizes.len());
             nodes.push(SNode { layer, input, output: sizes.len() });

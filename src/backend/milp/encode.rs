@@ -10,7 +10,7 @@
 use super::model::{MilpModel, Sense, VarKind};
 use crate::backend::Query;
 use crate::bounds::{Interval, NetBounds};
-use crate::net::form::{Act, Acts, Affine, Gather, Src, Windows};
+use crate::net::form::{Act, Acts, Affine, Gather, Src, Sum, Windows};
 use crate::net::requant::{requantize, round_div, Rescale, Rounding};
 use crate::net::walk::{walk, Analysis};
 use std::collections::{BTreeMap, BTreeSet};
@@ -748,12 +748,108 @@ impl Analysis for Enc<'_> {
         Ok(x.clone())
     }
 
+    fn sum(&mut self, node: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let mut ys = Vec::with_capacity(s.n);
+        for k in 0..s.n {
+            let role = format!("l{node}n{k}");
+            let (a, b) = (&x[k], &x[s.n + k]);
+            let f = |u: i64, v: i64| s.out.apply(s.ta.apply(u) + s.tb.apply(v));
+            // One-hot over the operand with fewer values.
+            let y = if a.hi - a.lo <= b.hi - b.lo {
+                self.monotone2(&role, &f, a, b)?
+            } else {
+                self.monotone2(&role, &|u, v| f(v, u), b, a)?
+            };
+            ys.push(y);
+        }
+        Ok(ys)
+    }
+
     fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
         Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
     }
 }
 
 impl Enc<'_> {
+    /// Exact encoding of `y = f(a, b)` for `f` non-decreasing in both arguments (an Add):
+    /// a one-hot `δ_u` over the values `u` of `a`, and per output level `v` a binary
+    /// `z_v = [b ≥ B_v]` with `B_v = Σ_u β_v(u)·δ_u`, `β_v(u)` the least `b` with `f(u, b) ≥ v`
+    /// (`b_hi + 1` if none); `y = y_lo + Σ z_v`. Every coefficient is an operand value, so the
+    /// rows stay well conditioned whatever the runtime's internal grid.
+    fn monotone2(&mut self, role: &str, f: &dyn Fn(i64, i64) -> i64, a: &Val, b: &Val) -> Res<Val> {
+        let (y_lo, y_hi) = (f(a.lo, b.lo), f(a.hi, b.hi));
+        if y_lo == y_hi {
+            return Ok(Val { lin: Lin::constant(i128::from(y_lo)), lo: y_lo, hi: y_lo });
+        }
+        if y_hi - y_lo > MAX_STEP_LEVELS || a.hi - a.lo > MAX_STEP_LEVELS {
+            return Err(EncodeError::Unsupported(format!(
+                "sum `{role}` over {} operand values and {} output levels (limit {MAX_STEP_LEVELS})",
+                a.hi - a.lo + 1,
+                y_hi - y_lo
+            )));
+        }
+        self.count("sum_neurons", 1);
+        // δ_u for u in a's range (no variable when a is fixed).
+        let mut onehot: Vec<(i64, Option<usize>)> = Vec::new();
+        if a.lo == a.hi {
+            onehot.push((a.lo, None));
+        } else {
+            let (mut one, mut val) = (Lin::default(), Lin::default());
+            for u in a.lo..=a.hi {
+                let d = self.bin_var(&format!("{role}_at"), "sum_binaries");
+                one.terms.push((d, 1));
+                val.terms.push((d, i128::from(u)));
+                onehot.push((u, Some(d)));
+            }
+            self.int_eq(role, &one, 1)?;
+            val.add_scaled(&a.lin, -1);
+            self.int_eq(role, &val, 0)?;
+        }
+        let y = self.int_var(&format!("{role}_y"), i128::from(y_lo), i128::from(y_hi));
+        let mut sum = y.plus(0);
+        let mut prev: Option<usize> = None;
+        for v in y_lo + 1..=y_hi {
+            // B_v over the one-hot, and its range.
+            let mut bv = Lin::default();
+            let (mut bmin, mut bmax) = (i128::MAX, i128::MIN);
+            for &(u, d) in &onehot {
+                let (mut l, mut h) = (b.lo, b.hi + 1);
+                while l < h {
+                    let mid = l + (h - l) / 2;
+                    if f(u, mid) >= v {
+                        h = mid;
+                    } else {
+                        l = mid + 1;
+                    }
+                }
+                let beta = i128::from(l);
+                (bmin, bmax) = (bmin.min(beta), bmax.max(beta));
+                match d {
+                    Some(d) => bv.terms.push((d, beta)),
+                    None => bv.c += beta,
+                }
+            }
+            let z = self.bin_var(&format!("{role}_z"), "sum_binaries");
+            let mut diff = b.lin.clone();
+            diff.add_scaled(&bv, -1);
+            // z = 1 ⇒ b ≥ B_v;  z = 0 ⇒ b ≤ B_v − 1.
+            let m1 = bmax - i128::from(b.lo);
+            let mut ge = diff.clone();
+            ge.terms.push((z, -m1));
+            self.int_row(role, &ge, Sense::Ge, -m1)?;
+            let m2 = i128::from(b.hi) - bmin + 1;
+            let mut le = diff;
+            le.terms.push((z, -m2));
+            self.int_row(role, &le, Sense::Le, -1)?;
+            if let Some(p) = prev {
+                self.int_row(role, &Lin { terms: vec![(p, 1), (z, -1)], c: 0 }, Sense::Ge, 0)?;
+            }
+            prev = Some(z);
+            sum.terms.push((z, -1));
+        }
+        self.int_eq(role, &sum, i128::from(y_lo))?;
+        Ok(Val { lin: y, lo: y_lo, hi: y_hi })
+    }
     /// `y = max(taps)`: candidates are the taps that can reach the largest lower bound.
     fn max(&mut self, role: &str, taps: &[&Val], ob: Interval) -> Res<Val> {
         let floor = taps.iter().map(|v| v.lo).max().unwrap_or(i64::MIN);

@@ -9,7 +9,7 @@
 
 use super::Logic;
 use crate::bounds::{Interval, NetBounds};
-use crate::net::form::{Act, Acts, Affine, Gather, Src, Windows};
+use crate::net::form::{Act, Acts, Affine, Gather, Src, Sum, Windows};
 use crate::net::requant::{Rescale, Rounding};
 use crate::net::walk::{walk, Analysis};
 use crate::net::Network;
@@ -726,8 +726,78 @@ impl Analysis for Bounded<'_, '_> {
         Ok(x.clone())
     }
 
+    fn sum(&mut self, node: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let out = &self.bounds.layers[node].out;
+        let mut y = Vec::with_capacity(s.n);
+        for k in 0..s.n {
+            if let Some(b) = out.get(k).filter(|b| b.lo == b.hi) {
+                y.push(self.enc.konst(i128::from(b.lo), 0));
+                continue;
+            }
+            y.push(self.enc.sum_out(s, k, x)?);
+        }
+        self.out(node, y)
+    }
+
     fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
         Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
+    }
+}
+
+impl Encoder<'_> {
+    /// `y_k = out(ta(a_k) + tb(b_k))` of a sum, exactly: `y = y_lo + Σ_v [B_v(a) ≤ b]` over the
+    /// output levels `v`, where `B_v(u)` is the least `b` with `f(u, b) ≥ v` (an `ite` chain over
+    /// the values of `a`, the operand with fewer values). `f` is non-decreasing in both operands,
+    /// so no term ever holds the runtime's internal fixed-point grid.
+    fn sum_out(&mut self, s: &Sum, k: usize, x: &[Val]) -> Res<Val> {
+        let f = |u: i128, v: i128| i128::from(s.out.apply(s.ta.apply(u as i64) + s.tb.apply(v as i64)));
+        let (a, b) = (&x[k], &x[s.n + k]);
+        if a.hi - a.lo <= b.hi - b.lo {
+            self.monotone2(&f, a, b)
+        } else {
+            self.monotone2(&|u, v| f(v, u), b, a)
+        }
+    }
+
+    fn monotone2(&mut self, f: &dyn Fn(i128, i128) -> i128, a: &Val, b: &Val) -> Res<Val> {
+        let (y_lo, y_hi) = (f(a.lo, b.lo), f(a.hi, b.hi));
+        if y_lo == y_hi {
+            return Ok(self.konst(y_lo, 0));
+        }
+        if (a.hi - a.lo + 1) * (y_hi - y_lo) > 1 << 16 {
+            return Err(EncodeError::Unsupported(format!(
+                "sum over {} operand values and {} output levels",
+                a.hi - a.lo + 1,
+                y_hi - y_lo
+            )));
+        }
+        let (one, zero) = (self.konst(1, 0), self.konst(0, 0));
+        let mut y = self.konst(y_lo, 0);
+        for v in y_lo + 1..=y_hi {
+            let beta = |u: i128| {
+                let (mut l, mut h) = (b.lo, b.hi + 1);
+                while l < h {
+                    let mid = l + (h - l) / 2;
+                    if f(u, mid) >= v {
+                        h = mid;
+                    } else {
+                        l = mid + 1;
+                    }
+                }
+                l
+            };
+            let mut bv = self.konst(beta(a.hi), 0);
+            for u in (a.lo..a.hi).rev() {
+                let ku = self.konst(u, 0);
+                let c = self.eq(a, &ku)?;
+                let t = self.konst(beta(u), 0);
+                bv = self.ite(&c, &t, &bv)?;
+            }
+            let cond = self.le(&bv, b)?;
+            let z = self.ite(&cond, &one, &zero)?;
+            y = self.lin(&[(1, &y), (1, &z)], 0)?;
+        }
+        Ok(y)
     }
 }
 
@@ -777,6 +847,10 @@ impl Analysis for Encoder<'_> {
 
     fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
         Ok(x.clone())
+    }
+
+    fn sum(&mut self, _: usize, s: &Sum, x: &Vec<Val>) -> Res<Vec<Val>> {
+        (0..s.n).map(|k| self.sum_out(s, k, x)).collect()
     }
 
     fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {

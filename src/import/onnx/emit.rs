@@ -214,7 +214,7 @@ pub(super) fn emit_matmul(ctx: &mut Ctx, out_name: &str, xdims: Vec<usize>, m: M
     let w_zp = expand(&m.w_zp);
     let bias: Vec<i64> = m.bias.as_ref().map(|b| (0..fout).map(|j| per(b, j % nn)).collect()).unwrap_or_default();
     let weight_dtype = m.w.qtype()?;
-    let xq = ctx.b.quant(ctx.b.last());
+    let xq = ctx.b.quant(ctx.b.cur);
     // Whole-domain accumulator range of each column (over the batches of B; rows share weights).
     let ranges: Vec<(i64, i64)> = (0..nn)
         .map(|j| {
@@ -293,7 +293,7 @@ pub(super) fn emit_conv(
     xq: Quant,
     c: ConvW,
 ) -> Res<()> {
-    let t = ctx.b.last();
+    let t = ctx.b.cur;
     let [cin, h, w] = match xdims[..] {
         [1, a, b, d] => [a, b, d],
         _ => return Err(format!("input dims {xdims:?}; only 2-D convolution with batch 1 is supported").into()),

@@ -386,12 +386,17 @@ pub fn ir_shape(dims: &[usize]) -> Vec<usize> {
     }
 }
 
-/// Build the sequential network while walking the graph.
+/// Build the network graph while walking the ONNX graph.
 #[derive(Debug, Default)]
 pub struct Builder {
     pub layers: Vec<Layer>,
+    /// The tensors each layer reads.
+    pub inputs: Vec<Vec<usize>>,
     /// IR shape and quantization of every tensor; `[0]` is the input (once set).
     pub tensors: Vec<(Vec<usize>, Quant)>,
+    /// The tensor the next [`Builder::push`] reads: the newest one, unless the ONNX node being
+    /// imported reads an earlier tensor (a branch or a skip connection).
+    pub cur: usize,
 }
 
 impl Builder {
@@ -408,16 +413,36 @@ impl Builder {
         &self.tensors[t].0
     }
 
-    /// Append a layer; its output tensor gets `shape`/`quant`. Returns the new tensor index.
+    /// Append a layer reading the current tensor ([`Builder::cur`]); its output tensor gets
+    /// `shape`/`quant` and becomes the current one. Returns the new tensor index.
     pub fn push(&mut self, layer: Layer, shape: Vec<usize>, quant: Quant) -> usize {
-        self.layers.push(layer);
-        self.tensors.push((shape, quant));
-        self.last()
+        let cur = self.cur;
+        self.push_node(layer, vec![cur], shape, quant)
     }
 
-    /// Make the newest tensor a vector (insert a Flatten layer if it is an image).
+    /// Append a layer reading `inputs`; its output becomes the current tensor.
+    pub fn push_node(&mut self, layer: Layer, inputs: Vec<usize>, shape: Vec<usize>, quant: Quant) -> usize {
+        self.layers.push(layer);
+        self.inputs.push(inputs);
+        self.tensors.push((shape, quant));
+        self.cur = self.last();
+        self.cur
+    }
+
+    /// The built graph as nodes (named `n0`, `n1`, …) for [`crate::net::Network::graph`].
+    pub fn into_nodes(self) -> Vec<crate::net::Node> {
+        let inputs = self.inputs;
+        self.layers
+            .into_iter()
+            .zip(inputs)
+            .enumerate()
+            .map(|(i, (op, inputs))| crate::net::Node { name: format!("n{i}"), op, inputs })
+            .collect()
+    }
+
+    /// Make the current tensor a vector (insert a Flatten layer if it is an image).
     pub fn flatten(&mut self) -> usize {
-        let t = self.last();
+        let t = self.cur;
         if self.shape(t).len() != 1 {
             let n = self.shape(t).iter().product();
             let q = self.quant(t);
@@ -431,14 +456,14 @@ impl Builder {
     /// `max(x, lo)` is an identity whose output zero point is `lo` with a fused ReLU, and
     /// `min(x, hi) = −max(−x, −hi)`. A last identity restores the tensor's quantization.
     pub fn clamp(&mut self, lo: i64, hi: i64) -> Result<usize, String> {
-        let q = self.quant(self.last());
+        let q = self.quant(self.cur);
         let t = q.dtype;
         let (lo, hi) = (lo.max(t.min()), hi.min(t.max()));
         if lo > hi {
             return Err(format!("clip bounds [{lo}, {hi}] are empty within {t}"));
         }
         if lo == t.min() && hi == t.max() {
-            return Ok(self.last());
+            return Ok(self.cur);
         }
         let wide = QType::new(16, true).ok_or("int16 type")?;
         if t.max() > wide.max() {
@@ -459,7 +484,7 @@ impl Builder {
     /// clamp, raised to `out.zero_point` if `relu`). With `acc = w·(x − zx) + b` and
     /// `y = acc + z_out`, the bias is `b = w·zx − z_out`.
     fn unit_layer(&mut self, w: i64, out: Quant, relu: bool) -> Result<usize, String> {
-        let t = self.last();
+        let t = self.cur;
         let shape = self.shape(t).to_vec();
         let bias_v = w * self.quant(t).zero_point - out.zero_point;
         let requant = Requant { rescale: vec![identity_rescale()], relu };

@@ -195,6 +195,7 @@ const SUPPORTED: &[&str] = &[
     "MatMulInteger",
     "ConvInteger",
     "com.microsoft:QGemm",
+    "com.microsoft:QLinearAdd",
     "Relu",
     "Clip",
     "MaxPool",
@@ -226,9 +227,10 @@ const QUANT_OPS: &[&str] = &[
 /// Refusals with a specific reason (rather than "unsupported operator").
 fn known_refusal(op: &str) -> Option<&'static str> {
     match op {
-        "com.microsoft:QLinearAdd" | "QLinearAdd" | "Add" | "Sum" => Some(
-            "element-wise addition of two tensors has no counterpart in the sequential IR (no Add layer; \
-             residual connections cannot be expressed)",
+        "QLinearAdd" => Some("QLinearAdd is a com.microsoft operator; the default domain has none"),
+        "Add" | "Sum" => Some(
+            "a float addition of two tensors (ONNX Runtime fuses only DequantizeLinear → Add → QuantizeLinear \
+             into QLinearAdd; this importer maps the com.microsoft QLinearAdd operator, not yet its QDQ form)",
         ),
         "AveragePool"
         | "com.microsoft:QLinearAveragePool"
@@ -392,14 +394,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn check_chain(&self, t: usize, name: &str) -> Res<()> {
-        if t != self.b.last() {
-            return Err(format!(
-                "tensor `{name}` is used after later tensors were computed; the IR is a chain (branches and \
-                 skip connections are not supported)"
-            )
-            .into());
-        }
+    /// Make tensor `t` the one the next emitted layer reads (it may be an earlier tensor than
+    /// the newest: a branch or a skip connection).
+    pub fn check_chain(&mut self, t: usize, _name: &str) -> Res<()> {
+        self.b.cur = t;
         Ok(())
     }
 
@@ -675,9 +673,11 @@ fn import(
         None => return Err(OnnxError::Malformed(format!("graph output `{out_name}` is not produced by any node"))),
     };
     if t != ctx.b.last() {
-        return Err(out_err(format!("graph output `{out_name}` is not the last computed tensor (the IR is a chain)")));
+        return Err(out_err(format!(
+            "graph output `{out_name}` is not the last computed tensor (the IR's output is its last node's)"
+        )));
     }
-    Ok(Network::new(name, input, ctx.b.layers)?)
+    Ok(Network::graph(name, input, ctx.b.into_nodes())?)
 }
 
 /// Dispatch one node.

@@ -11,13 +11,15 @@ use super::graph::{ir_shape, mlas_rescales, qtype_of, window, Attrs, Data, QPara
 use super::ort::Rule;
 use super::proto::{data_type as dt, NodeProto};
 use super::{op_key, refuse, Ctx, Res, Value};
+use crate::net::ops::Operator;
 use crate::net::validate::MAX_ELEMENTS;
-use crate::net::{Layer, MaxPool2d, QType, Quant};
+use crate::net::{Add, AddKernel, Layer, MaxPool2d, QType, Quant, TensorInfo};
 
 /// Dispatch a node other than QuantizeLinear, DequantizeLinear and the QDQ float ops.
 pub(super) fn node(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     match op_key(n).as_str() {
         "QLinearMatMul" => qlinear_matmul(ctx, n),
+        "com.microsoft:QLinearAdd" => qlinear_add(ctx, n),
         "com.microsoft:QGemm" => qgemm(ctx, n),
         "QLinearConv" => qlinear_conv(ctx, n),
         "MatMulInteger" => matmul_integer(ctx, n),
@@ -161,6 +163,47 @@ fn qlinear_types(op: &str, a: QType, b: QType, y: QType) -> Res<()> {
     Ok(())
 }
 
+/// com.microsoft QLinearAdd (contrib_ops/cpu/quantization/qlinear_binary_op.cc → MlasQLinearAdd):
+/// on x86-64 with AVX2 the MLAS kernel [`AddKernel::MlasAvx2`], whose binary32 arithmetic the
+/// IR's Add reproduces exactly (`src/net/ops/add.rs`). Operands of equal shape only: a
+/// broadcast runs other code paths (a scalar operand is folded into the fixed part first).
+fn qlinear_add(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+    let (a_s, aq) = input_quant(ctx, n, 1, 2)?;
+    let (b_s, bq) = input_quant(ctx, n, 4, 5)?;
+    let (_, cq) = out_quant(ctx, n, 6, 7)?;
+    let eight = aq.dtype == QType::UINT8 || aq.dtype == QType::INT8;
+    if !eight || bq.dtype != aq.dtype || cq.dtype != aq.dtype {
+        return refuse(
+            "QLinearAdd",
+            Rule::NoKernel,
+            format!(
+                "ONNX Runtime's QLinearAdd takes operands and output of one 8-bit type; got {}, {} -> {}",
+                aq.dtype, bq.dtype, cq.dtype
+            ),
+        );
+    }
+    let (ta, adims) = ctx.take_int(n, 0, Some(aq))?;
+    let (tb, bdims) = ctx.take_int(n, 3, Some(bq))?;
+    if adims != bdims {
+        return Err(format!(
+            "QLinearAdd operands have shapes {adims:?} and {bdims:?}; broadcasting runs other MLAS code paths, \
+             which are not modelled"
+        )
+        .into());
+    }
+    let shape = ctx.b.shape(ta).to_vec();
+    if ctx.b.shape(tb) != shape.as_slice() {
+        return Err("QLinearAdd operands have different IR shapes".into());
+    }
+    let layer =
+        Layer::Add(Add { kernel: AddKernel::MlasAvx2, a_scale: f64::from(a_s), b_scale: f64::from(b_s), output: cq });
+    // The exact lowering's own limits (scale ratios, the binary32 grid), reported on this node.
+    let info = |t: usize| TensorInfo { shape: ctx.b.shape(t).to_vec(), quant: ctx.b.quant(t) };
+    Operator::infer(&layer, &[&info(ta), &info(tb)])?;
+    let t = ctx.b.push_node(layer, vec![ta, tb], shape, cq);
+    ctx.set(n, Value::Int { t, dims: adims })
+}
+
 /// MatMulInteger and ConvInteger: ONNX Runtime's kernels take 8-bit inputs and weights.
 fn integer_types(op: &str, a: QType, b: QType) -> Res<()> {
     let eight = |t: QType| t == QType::UINT8 || t == QType::INT8;
@@ -277,7 +320,7 @@ fn conv_integer(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     integer_types("ConvInteger", xq.dtype, w.qtype()?)?;
     let w_zp = int_weight_zp(ctx, n, 3)?;
     let (_, xdims) = ctx.take_int(n, 0, Some(xq))?;
-    let xq = ctx.b.quant(ctx.b.last());
+    let xq = ctx.b.quant(ctx.b.cur);
     let kernel = Kernel { pattern: "ConvInteger".into(), a_type: xq.dtype };
     let c = ConvW { w: &w, w_zp, rescales: vec![], out: None, bias: None, relu: false, kernel };
     emit_conv(ctx, n, out_of(n)?, xdims, xq, c)

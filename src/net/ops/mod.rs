@@ -3,6 +3,7 @@
 //! a [`Form`], which every analysis implements. Adding an operator is one file here plus its
 //! variant in [`Layer`]; no analysis changes unless it needs a new form.
 
+mod add;
 mod conv;
 mod dense;
 mod elementwise;
@@ -28,8 +29,10 @@ impl Operator for Layer {
     }
 
     fn infer(&self, inputs: &[&TensorInfo]) -> Result<TensorInfo, String> {
-        if let Layer::Concat(c) = self {
-            return c.infer(inputs);
+        match self {
+            Layer::Concat(c) => return c.infer(inputs),
+            Layer::Add(a) => return a.infer(inputs),
+            _ => {}
         }
         let [x] = inputs else {
             return Err(format!("{} takes one input, got {}", self.kind(), inputs.len()));
@@ -47,7 +50,7 @@ impl Operator for Layer {
             Layer::Transpose(t) => t.infer(x),
             Layer::Reshape(r) => r.infer(x),
             Layer::Pad(p) => p.infer(x),
-            Layer::Concat(_) => unreachable!("handled above"),
+            Layer::Concat(_) | Layer::Add(_) => unreachable!("handled above"),
         }
     }
 
@@ -66,6 +69,7 @@ impl Operator for Layer {
             Layer::Transpose(t) => t.lower(x, output),
             Layer::Pad(p) => p.lower(x, output),
             Layer::Concat(c) => c.lower(inputs, output),
+            Layer::Add(a) => a.lower(inputs),
         }
     }
 }
