@@ -12,6 +12,7 @@ pub mod bundled;
 pub mod harness;
 pub mod import;
 pub mod net;
+pub mod numeric;
 pub mod search;
 pub mod spec;
 pub mod testgen;

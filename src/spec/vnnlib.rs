@@ -442,11 +442,9 @@ fn finite_keys() -> (u64, u64) {
 /// Exact comparison of a finite binary32 value with a rational, in integers: with
 /// `x = m·2^e` and `r = n/d` (`d > 0`), compare `m·2^e·d` with `n`.
 fn cmp_f32(x: f32, r: &BigRational) -> Ordering {
-    let bits = x.to_bits();
-    let biased = ((bits >> 23) & 0xff) as i64;
-    let frac = i64::from(bits & 0x7f_ffff);
-    let (m, e) = if biased == 0 { (frac, -149) } else { (frac | 0x80_0000, biased - 150) };
-    let m = BigInt::from(if bits >> 31 == 1 { -m } else { m });
+    // Callers only pass finite values.
+    let d = crate::numeric::decode_f32(x).unwrap_or(crate::numeric::Dyadic::ZERO);
+    let (m, e) = (BigInt::from(d.mantissa), d.exponent);
     if e >= 0 {
         ((m << e as usize) * r.denom()).cmp(r.numer())
     } else {
