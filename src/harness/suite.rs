@@ -70,16 +70,15 @@ pub fn parse_expected(s: &str) -> Result<Option<Expected>, String> {
     }
 }
 
-fn first_line(text: &str) -> Option<&str> {
-    text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))
-}
-
 /// Load a suite; `default_tie` applies to robustness rows without a `tie` column.
 pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into());
-    let is_quiver = first_line(&text).is_some_and(|l| l.starts_with(&qsuite::HEADER.join(",")));
-    let instances = if is_quiver { quiver_rows(&text, path, default_tie)? } else { vnncomp_rows(&text, path)? };
+    let rows = qsuite::read_rows(&text, path)?;
+    let is_quiver = rows
+        .first()
+        .is_some_and(|(_, f)| f.len() >= qsuite::HEADER.len() && f[..qsuite::HEADER.len()] == qsuite::HEADER);
+    let instances = if is_quiver { quiver_rows(rows, path, default_tie)? } else { vnncomp_rows(rows, path)? };
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for i in &instances {
         if let Some(l) = seen.insert(&i.id, i.line) {
@@ -99,8 +98,8 @@ fn resolve(field: &str, base: &Path) -> Result<String> {
     Ok(qsuite::resolve(field, base)?.to_string_lossy().into_owned())
 }
 
-fn quiver_rows(text: &str, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
-    let rows = qsuite::parse(text, path)?;
+fn quiver_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
+    let rows = qsuite::parse_rows(rows, path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for r in rows {
@@ -138,15 +137,10 @@ fn quiver_rows(text: &str, path: &Path, default_tie: TieRule) -> Result<Vec<Inst
     Ok(out)
 }
 
-fn vnncomp_rows(text: &str, path: &Path) -> Result<Vec<Instance>> {
+fn vnncomp_rows(rows: Vec<qsuite::Row>, path: &Path) -> Result<Vec<Instance>> {
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        let (line, l) = (i + 1, l.trim());
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+    for (line, f) in rows {
         if out.is_empty() && f.first().is_some_and(|c| c.eq_ignore_ascii_case("onnx")) {
             continue; // an optional header `onnx,vnnlib,timeout[,expected]`
         }
@@ -166,17 +160,17 @@ fn vnncomp_rows(text: &str, path: &Path) -> Result<Vec<Instance>> {
             .ok()
             .filter(|t: &f64| t.is_finite() && *t > 0.0)
             .with_context(|| format!("{at}: timeout must be a positive number of seconds, found `{}`", f[2]))?;
-        let expected = parse_expected(f.get(3).copied().unwrap_or("")).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
-        let model = resolve(f[0], base)?;
-        let vnnlib = resolve(f[1], base)?;
+        let expected = parse_expected(f.get(3).map_or("", String::as_str)).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+        let model = resolve(&f[0], base)?;
+        let vnnlib = resolve(&f[1], base)?;
         out.push(Instance {
-            id: format!("{}/{}", stem(f[0]), stem(f[1])),
+            id: format!("{}/{}", stem(&f[0]), stem(&f[1])),
             line,
             model,
             spec_args: vec!["--vnnlib".into(), vnnlib],
             timeout_s: Some(timeout),
             expected,
-            vnncomp: Some((f[0].to_string(), f[1].to_string())),
+            vnncomp: Some((f[0].clone(), f[1].clone())),
         });
     }
     Ok(out)
