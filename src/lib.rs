@@ -13,6 +13,7 @@ pub mod harness;
 pub mod import;
 pub mod net;
 pub mod numeric;
+pub mod query;
 pub mod search;
 pub mod spec;
 pub mod testgen;

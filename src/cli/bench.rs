@@ -163,62 +163,6 @@ pub fn bench_cmd(a: BenchArgs) -> Result<u8> {
     Ok(exit::VERIFIED)
 }
 
-/// Write the VNN-COMP result file of a `verify` run (`report` is `None` when the run failed
-/// before deciding anything, e.g. an unsupported model: the result is `error`).
-pub fn write_vnncomp_result(
-    path: &Path,
-    report: Option<&Report>,
-    vnnlib: Option<&Path>,
-    integer_domain: bool,
-) -> Result<()> {
-    let text = match report {
-        None => vnncomp::result_file("error", None, None),
-        Some(r) => {
-            let limit = match &r.verdict {
-                Verdict::Unknown { reason: Unknown::TimeLimit(_) } => Some("time"),
-                _ => None,
-            };
-            let name = if r.disagreement.is_some() { "error" } else { r.verdict.name() };
-            match &r.verdict {
-                Verdict::Falsified { witness } => {
-                    let x: Vec<f64> = if integer_domain {
-                        witness.input().iter().map(|&v| v as f64).collect()
-                    } else {
-                        clamp_to_box(witness.input_real(), vnnlib)
-                    };
-                    vnncomp::result_file(name, limit, Some((&x, witness.output_real())))
-                }
-                _ => vnncomp::result_file(name, limit, None),
-            }
-        }
-    };
-    store::write_atomic(path, text.as_bytes())
-}
-
-/// The dequantized witness clamped into the VNN-LIB input box: a real input in the box that
-/// quantizes to the same integer input (the box meets that integer's quantization cell, and
-/// the dequantized value lies in the cell, so clamping stays in both).
-fn clamp_to_box(x: &[f64], vnnlib: Option<&Path>) -> Vec<f64> {
-    use num_traits::ToPrimitive;
-    let parsed =
-        vnnlib.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| quiver::spec::vnnlib::parse(&t).ok());
-    let Some(v) = parsed else { return x.to_vec() };
-    x.iter()
-        .enumerate()
-        .map(|(i, &xi)| {
-            let (lo, hi) = v.input_bounds.get(i).cloned().unwrap_or((None, None));
-            let mut y = xi;
-            if let Some(l) = lo.and_then(|n| n.value.to_f64()) {
-                y = y.max(l);
-            }
-            if let Some(h) = hi.and_then(|n| n.value.to_f64()) {
-                y = y.min(h);
-            }
-            y
-        })
-        .collect()
-}
-
 pub const BENCH_HELP: &str = "Example:\n  quiver bench benchmarks/harness/bundled.csv --config full=\"\" --config bounds-only=\"--backend none --search off\" --jobs 2 --out results/\n\
 Rerun the same command after an interruption: recorded runs are skipped. Exit codes: 0 done, 3 two configurations \
 contradict each other on an instance (soundness alarm), 130 interrupted, 2 bad input.";

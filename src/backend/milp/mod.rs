@@ -30,7 +30,7 @@ pub mod model;
 pub use encode::{encode, EncodeError, EncodeOptions, Encoding};
 pub use export::{export_lp, export_mps, write_lp, write_mps};
 
-use super::{Backend, BackendOptions, BackendStats, Query};
+use super::{Backend, BackendOptions, BackendStats, ExportError, Query};
 use crate::spec::Spec;
 use crate::verdict::{Unknown, Verdict, Witness};
 use std::collections::BTreeSet;
@@ -78,9 +78,29 @@ fn round_input(x: f64) -> Option<i64> {
     (x.is_finite() && x.abs() < 9e15).then(|| x.round() as i64)
 }
 
+/// `lp` and `mps`: the exact model before any refinement ([`export`]).
+fn export_milp(query: &Query<'_>, format: &str) -> Option<Result<String, EncodeError>> {
+    match format {
+        "lp" => Some(export_lp(query)),
+        "mps" => Some(export_mps(query)),
+        _ => None,
+    }
+}
+
 impl Backend for Milp {
     fn name(&self) -> &'static str {
         "milp"
+    }
+
+    fn export_formats(&self) -> &'static [&'static str] {
+        &["lp", "mps"]
+    }
+
+    fn export(&self, query: &Query<'_>, format: &str) -> Result<String, ExportError> {
+        match export_milp(query, format) {
+            Some(r) => r.map_err(|e| ExportError::Encode(e.to_string())),
+            None => Err(ExportError::Format { backend: self.name(), format: format.into(), formats: self.export_formats() }),
+        }
     }
 
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
