@@ -21,7 +21,7 @@ fn main() {
     let seed: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let opts = || BackendOptions::new(Some(Duration::from_secs(limit)), 1);
-    let cfg = testgen::GenConfig { images: true, max_dense: 3, min_bits: 4, max_bits: 8 };
+    let cfg = testgen::GenConfig { images: true, max_dense: 3, min_bits: 4, max_bits: 8, graphs: 0.0 };
     // [logic][whole, split] = (decided, seconds)
     let mut tot = [[(0usize, 0.0f64); 2]; 2];
     let mut disagree = 0;

@@ -4,8 +4,9 @@
 //! Networks cover every layer kind, rescale kind and rounding mode, with 2..=8-bit types, and are
 //! small enough that a box of a few hundred points can be enumerated exhaustively.
 
+use crate::net::ir::{Clip, Concat, GlobalAvgPool, Lut, Pad, Reshape, Transpose};
 use crate::net::{
-    AvgPool2d, Conv2d, Dense, Input, Layer, MaxPool2d, Network, QType, Quant, Requant, Rescale, Rounding,
+    AvgPool2d, Conv2d, Dense, Input, Layer, MaxPool2d, Network, Node, QType, Quant, Requant, Rescale, Rounding,
 };
 use crate::spec::{Atom, InputBox, Spec};
 use rand::seq::SliceRandom;
@@ -21,11 +22,14 @@ pub struct GenConfig {
     /// Bit widths of activations and weights are drawn from `min_bits..=max_bits`.
     pub min_bits: u8,
     pub max_bits: u8,
+    /// Probability of a graph (branches joined by concatenation, tables, clips, padding,
+    /// transposes, global pooling) instead of a sequence of layers.
+    pub graphs: f64,
 }
 
 impl Default for GenConfig {
     fn default() -> Self {
-        GenConfig { images: true, max_dense: 2, min_bits: 2, max_bits: 8 }
+        GenConfig { images: true, max_dense: 2, min_bits: 2, max_bits: 8, graphs: 0.3 }
     }
 }
 
@@ -201,13 +205,134 @@ fn try_network(rng: &mut impl Rng, cfg: &GenConfig) -> Option<Network> {
     Some(net)
 }
 
-/// A random valid network.
+/// With a new output quantization: a Dense/Conv layer whose output is `q`.
+fn with_output(mut l: Layer, q: Quant) -> Layer {
+    match &mut l {
+        Layer::Dense(d) => d.output = q,
+        Layer::Conv2d(c) => c.output = q,
+        _ => {}
+    }
+    l
+}
+
+/// A random table from type `from` to type `to` (monotone or not).
+fn lut(rng: &mut impl Rng, from: QType, to: Quant) -> Layer {
+    let n = (from.max() - from.min() + 1) as usize;
+    let monotone = rng.gen_bool(0.5);
+    let mut table: Vec<i64> = (0..n).map(|_| rng.gen_range(to.dtype.min()..=to.dtype.max())).collect();
+    if monotone {
+        table.sort_unstable();
+    }
+    Layer::Lut(Lut { table, offset: from.min(), output: to })
+}
+
+/// Try to build one random graph: two branches from a shared tensor, joined by concatenation,
+/// with the operators only graphs have on the way; `None` if a draw is invalid.
+fn try_graph(rng: &mut impl Rng, cfg: &GenConfig) -> Option<Network> {
+    let q = quant(rng, cfg);
+    let image = cfg.images && rng.gen_bool(0.6);
+    let shape = if image { vec![rng.gen_range(1..=2), rng.gen_range(2..=3), 2] } else { vec![rng.gen_range(1..=3)] };
+    let input = Input { shape, dtype: q.dtype, scale: q.scale, zero_point: q.zero_point, quantize: Default::default() };
+    let mut nodes: Vec<Node> = Vec::new();
+    // Add a node reading `inputs`; returns its tensor index.
+    let add = |nodes: &mut Vec<Node>, op: Layer, inputs: Vec<usize>| -> Option<usize> {
+        nodes.push(Node { name: format!("g{}", nodes.len()), op, inputs });
+        Network::graph_prefix(input.clone(), nodes.clone()).ok().map(|_| nodes.len())
+    };
+    // The info of tensor t (rebuilding is cheap at these sizes).
+    let info = |nodes: &Vec<Node>, t: usize| -> Option<crate::net::TensorInfo> {
+        let net = Network::graph_prefix(input.clone(), nodes.clone()).ok()?;
+        net.tensors().get(t).cloned()
+    };
+    let x = info(&nodes, 0)?;
+    let joined = if image {
+        let a = add(&mut nodes, conv(rng, cfg, x.shape[0], x.quant.dtype.bits()), vec![0])?;
+        let qa = info(&nodes, a)?.quant;
+        let b = match rng.gen_range(0..3) {
+            0 => add(&mut nodes, with_output(conv(rng, cfg, x.shape[0], x.quant.dtype.bits()), qa), vec![0])?,
+            1 => {
+                let l = add(&mut nodes, lut(rng, x.quant.dtype, qa), vec![0])?;
+                // Same spatial size as `a` (convolutions may shrink it): pad or pool to fit.
+                let (sa, sl) = (info(&nodes, a)?.shape, info(&nodes, l)?.shape);
+                if sa[1..] == sl[1..] {
+                    l
+                } else {
+                    let dh = sa[1].checked_sub(sl[1]);
+                    let dw = sa[2].checked_sub(sl[2]);
+                    match (dh, dw) {
+                        (Some(dh), Some(dw)) => {
+                            add(&mut nodes, Layer::Pad(Pad { pads: vec![0, 0, 0, 0, dh, dw] }), vec![l])?
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => add(&mut nodes, with_output(conv(rng, cfg, x.shape[0], x.quant.dtype.bits()), qa), vec![0])?,
+        };
+        let (sa, sb) = (info(&nodes, a)?.shape, info(&nodes, b)?.shape);
+        let axis = if sa[1..] == sb[1..] {
+            0
+        } else if sa[0] == sb[0] && sa[2] == sb[2] {
+            1
+        } else {
+            return None;
+        };
+        let c = add(&mut nodes, Layer::Concat(Concat { axis }), vec![a, b])?;
+        let c = match rng.gen_range(0..4) {
+            0 => add(&mut nodes, Layer::Transpose(Transpose { perm: vec![0, 2, 1] }), vec![c])?,
+            1 => {
+                let t = info(&nodes, c)?.quant.dtype;
+                let lo = rng.gen_range(t.min()..=t.max());
+                add(&mut nodes, Layer::Clip(Clip { lo, hi: rng.gen_range(lo..=t.max()) }), vec![c])?
+            }
+            2 => add(&mut nodes, Layer::Pad(Pad { pads: vec![0, 1, 0, 0, 0, 1] }), vec![c])?,
+            _ => c,
+        };
+        let ci = info(&nodes, c)?;
+        if rng.gen_bool(0.5) {
+            let out = quant(rng, cfg);
+            let plane = ci.shape[1] * ci.shape[2];
+            let rq = requant(rng, ci.shape[0], plane, 1, ci.quant.dtype.bits(), out.dtype.bits());
+            add(&mut nodes, Layer::GlobalAvgPool(GlobalAvgPool { requant: rq, output: out }), vec![c])?
+        } else {
+            add(&mut nodes, Layer::Reshape(Reshape { shape: vec![ci.len()] }), vec![c])?
+        }
+    } else {
+        let n1 = rng.gen_range(1..=2);
+        let h1 = add(&mut nodes, dense(rng, cfg, x.len(), n1, x.quant.dtype.bits()), vec![0])?;
+        let q1 = info(&nodes, h1)?.quant;
+        let h2 = if rng.gen_bool(0.5) {
+            let n2 = rng.gen_range(1..=2);
+            add(&mut nodes, with_output(dense(rng, cfg, x.len(), n2, x.quant.dtype.bits()), q1), vec![0])?
+        } else {
+            add(&mut nodes, lut(rng, x.quant.dtype, q1), vec![0])?
+        };
+        add(&mut nodes, Layer::Concat(Concat { axis: 0 }), vec![h1, h2])?
+    };
+    let j = info(&nodes, joined)?;
+    let h = if rng.gen_bool(0.4) {
+        let q2 = quant(rng, cfg);
+        add(&mut nodes, lut(rng, j.quant.dtype, q2), vec![joined])?
+    } else {
+        joined
+    };
+    let hi = info(&nodes, h)?;
+    let n_out = rng.gen_range(2..=3);
+    add(&mut nodes, dense(rng, cfg, hi.len(), n_out, hi.quant.dtype.bits()), vec![h])?;
+    Network::graph("graph", input, nodes).ok()
+}
+
+/// A random valid network (a graph with probability [`GenConfig::graphs`]).
 pub fn network(rng: &mut impl Rng, cfg: &GenConfig) -> Network {
-    loop {
-        if let Some(n) = try_network(rng, cfg) {
+    let graph = rng.gen_bool(cfg.graphs.clamp(0.0, 1.0));
+    // Most draws succeed; a generator that never does is a bug here, not a reason to hang.
+    for _ in 0..100_000 {
+        let n = if graph { try_graph(rng, cfg) } else { try_network(rng, cfg) };
+        if let Some(n) = n {
             return n;
         }
     }
+    panic!("testgen: no valid {} in 100000 draws for {cfg:?}", if graph { "graph" } else { "network" });
 }
 
 /// A random box inside the input type with at most about `max_points` integer points.
@@ -340,7 +465,21 @@ mod tests {
             let s = spec(&mut rng, &net, b);
             s.check(&net).unwrap();
         }
-        for k in ["dense", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "relu"] {
+        for k in [
+            "dense",
+            "conv2d",
+            "max_pool2d",
+            "avg_pool2d",
+            "flatten",
+            "relu",
+            "concat",
+            "lut",
+            "clip",
+            "pad",
+            "transpose",
+            "reshape",
+            "global_avg_pool",
+        ] {
             assert!(kinds.contains(k), "generator never produced {k}");
         }
     }

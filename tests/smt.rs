@@ -297,3 +297,29 @@ fn float32_near_ties_match_apply() {
     let r = Rescale::Float32 { m: 0.5, bias: 0.0, rounding: Rounding::HalfEven };
     assert!(eval_rescale(&r, 3, (-10, 10), Logic::Lia).is_err());
 }
+
+/// The encoding takes its value ranges (and bit widths) from the query's bounds: symbolic bounds
+/// give a strictly smaller query than none on the bundled model, and both are answered alike.
+#[test]
+fn shared_bounds_shrink_the_encoding() {
+    let net = quiver::bundled::model();
+    let x = quiver::bundled::vectors().inputs[0].clone();
+    let y = quiver::net::exec::run(&net, &x).expect("runs");
+    let label = quiver::net::exec::argmax(&y);
+    let spec = quiver::spec::robust::robustness(
+        &net,
+        &x,
+        quiver::spec::robust::Radius::Integer(1),
+        label,
+        quiver::spec::robust::TieRule::AnyTieUnsafe,
+    )
+    .expect("spec");
+    let mut sizes = Vec::new();
+    for method in [Method::None, Method::Symbolic] {
+        let bounds = analyze(&net, &spec, method).bounds;
+        let query = Query { net: &net, spec: &spec, bounds: &bounds };
+        let text = export_smt2(&query, Logic::Bv).expect("encodes");
+        sizes.push(text.len());
+    }
+    assert!(sizes[1] * 10 < sizes[0] * 9, "symbolic bounds should shrink the query by > 10 %: {sizes:?}");
+}

@@ -4,7 +4,7 @@
 //! a pre-activation interval is exactly `[act(lo), act(hi)]`.
 
 use super::{Interval, LayerBounds, NetBounds};
-use crate::net::form::{Acts, Affine, Form, Windows};
+use crate::net::form::{Acts, Affine, Form, Gather, Src, Windows};
 use crate::net::walk::{walk, Analysis};
 use crate::net::Network;
 use crate::spec::InputBox;
@@ -61,23 +61,41 @@ impl Analysis for IntervalPass {
         Ok(LayerBounds { pre: None, out })
     }
 
+    fn gather(&mut self, _: usize, g: &Gather, x: &LayerBounds) -> Result<LayerBounds, Infallible> {
+        let out = g
+            .src
+            .iter()
+            .map(|s| match *s {
+                Src::In(i) => x.out[i as usize],
+                Src::Const(c) => Interval::point(c),
+            })
+            .collect();
+        Ok(LayerBounds { pre: None, out })
+    }
+
     fn copy(&mut self, _: usize, x: &LayerBounds) -> Result<LayerBounds, Infallible> {
         Ok(LayerBounds { pre: None, out: x.out.clone() })
     }
+
+    fn concat(&mut self, parts: &[&LayerBounds]) -> Result<LayerBounds, Infallible> {
+        Ok(LayerBounds { pre: None, out: parts.iter().flat_map(|p| p.out.iter().copied()).collect() })
+    }
 }
 
-/// `[act(lo), act(hi)]`: exact for a monotone activation.
+/// The exact image of `[p.lo, p.hi]` under an activation (`[act(lo), act(hi)]` when monotone).
 pub fn image(act: &crate::net::form::Act, p: Interval) -> Interval {
-    Interval::new(act.apply(p.lo), act.apply(p.hi))
+    let (lo, hi) = act.image(p.lo, p.hi);
+    Interval::new(lo, hi)
 }
 
-/// Bounds of node `i` from the bounds of the tensor it reads.
+/// Bounds of node `i` from the bounds of what it reads (the concatenation of its inputs).
 pub fn node(net: &Network, i: usize, x: &[Interval]) -> LayerBounds {
     let x = LayerBounds { pre: None, out: x.to_vec() };
     let Ok(b) = match net.form(i) {
         Form::Affine(a) => IntervalPass.affine(i, a, &x),
         Form::Map(m) => IntervalPass.map(i, m, &x),
         Form::Max(w) => IntervalPass.max(i, w, &x),
+        Form::Gather(g) => IntervalPass.gather(i, g, &x),
         Form::Copy => IntervalPass.copy(i, &x),
     };
     b

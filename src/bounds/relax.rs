@@ -20,9 +20,34 @@ const MAX_EXACT: f64 = (1u64 << 50) as f64;
 /// A line `(slope, offset)`.
 pub type Line = (f64, f64);
 
+/// Most integers a non-monotone table's lines are computed from exactly; wider ranges get
+/// constant lines at the exact minimum and maximum.
+const MAX_TABLE_POINTS: i128 = 1 << 17;
+
 /// The lower and upper lines of `act` on the integers of `[plo, phi]`.
 pub fn act_lines(act: &Act, plo: i64, phi: i64) -> (Line, Line) {
-    relax_scalar(&|p| act.apply(p), act_band(act, plo, phi), plo, phi)
+    if act.is_monotone() {
+        return relax_scalar(&|p| act.apply(p), act_band(act, plo, phi), plo, phi);
+    }
+    // A general table: the hulls of every point (exact), or its range.
+    let (ylo, yhi) = act.image(plo, phi);
+    if plo >= phi || ylo == yhi || i128::from(phi) - i128::from(plo) > MAX_TABLE_POINTS {
+        return ((0.0, ylo as f64), (0.0, yhi as f64));
+    }
+    let mut pts: Vec<(f64, f64, f64)> = (plo..=phi).map(|p| (p as f64, act.apply(p) as f64, 0.0)).collect();
+    hull_lines(&mut pts.clone(), &mut pts, plo as f64, phi as f64)
+}
+
+/// Lines below `lower` and above `upper` (points `(p, value, value error)`), chosen on the hulls
+/// at the midpoint of `[fl, fh]`, with offsets that hold at every point with an outward margin.
+fn hull_lines(lower: &mut [(f64, f64, f64)], upper: &mut [(f64, f64, f64)], fl: f64, fh: f64) -> (Line, Line) {
+    let mid = 0.5 * (fl + fh);
+    let sl = hull_slope(lower, mid, true);
+    let su = hull_slope(upper, mid, false);
+    let margin = |p: f64, v: f64, err: f64, s: f64| err + 1e-12 * (1.0 + v.abs() + (s * p).abs());
+    let cl = lower.iter().map(|&(p, v, e)| v - sl * p - margin(p, v, e, sl)).fold(f64::INFINITY, f64::min);
+    let cu = upper.iter().map(|&(p, v, e)| v - su * p + margin(p, v, e, su)).fold(f64::NEG_INFINITY, f64::max);
+    ((sl, cl), (su, cu))
 }
 
 /// The band of an activation before its clamp, valid on `[plo, phi]`.
@@ -37,6 +62,8 @@ fn act_band(act: &Act, plo: i64, phi: i64) -> Option<Band> {
             Some(Band { s: 1.0 / n as f64, o: zero_point as f64, elo: elo + fe, ehi: ehi + fe })
         }
         Act::Clamp { .. } => Some(Band { s: 1.0, o: 0.0, elo: 0.0, ehi: 0.0 }),
+        // A monotone table: the exact points only (wide ranges get constant lines).
+        Act::Lut { .. } => None,
     }
 }
 
@@ -162,12 +189,7 @@ fn relax_scalar(f: &dyn Fn(i64) -> i64, band: Option<Band>, plo: i64, phi: i64) 
         add(&mut lower, -b.elo);
         add(&mut upper, b.ehi);
     }
-    let mid = 0.5 * (fl + fh);
-    let sl = hull_slope(&mut lower, mid, true);
-    let su = hull_slope(&mut upper, mid, false);
-    let margin = |p: f64, v: f64, err: f64, s: f64| err + 1e-12 * (1.0 + v.abs() + (s * p).abs());
-    let cl = lower.iter().map(|&(p, v, e)| v - sl * p - margin(p, v, e, sl)).fold(f64::INFINITY, f64::min);
-    let cu = upper.iter().map(|&(p, v, e)| v - su * p + margin(p, v, e, su)).fold(f64::NEG_INFINITY, f64::max);
+    let ((sl, cl), (su, cu)) = hull_lines(&mut lower, &mut upper, fl, fh);
     if !(cl.is_finite() && cu.is_finite()) {
         return constant;
     }

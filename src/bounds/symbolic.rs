@@ -18,8 +18,8 @@
 
 use super::relax::{act_lines, Line};
 use super::{interval, Interval, LayerBounds, NetBounds, SpecStatus};
-use crate::net::form::{Acts, Affine, Form};
-use crate::net::walk::walk_back;
+use crate::net::form::{Acts, Affine, Form, Src};
+use crate::net::walk::{split, walk_back};
 use crate::net::Network;
 use crate::spec::{InputBox, Spec};
 
@@ -33,6 +33,8 @@ enum Relax<'n> {
     Scalar { affine: Option<&'n Affine>, beta: Vec<f64>, lo: Vec<Line>, hi: Vec<Line> },
     /// A reshape: identity.
     Same,
+    /// `y_k = x_{src_k}` or a constant: exact.
+    Gather(Vec<Src>),
     /// DeepPoly max pool: `y ≥ x[pick]`; `y ≤ x[pick]` if it dominates its window, else `y ≤ hi_max`.
     MaxPool { pick: Vec<usize>, dominant: Vec<bool>, hi_max: Vec<f64> },
 }
@@ -114,10 +116,11 @@ impl<'n> Symbolic<'n> {
 
     /// A lower bound (in `f64`, before the margin) of `Σ λ_k·v_k + c` for `v` the tensor `t`.
     fn backsub(&self, t: usize, lam: Vec<f64>, mut c: f64) -> f64 {
+        let net = self.net;
         let at_input = walk_back(
             t,
             lam,
-            |node, lam| vec![(self.net.node_inputs(node)[0], self.step(node, &lam, &mut c))],
+            |node, lam| split(self.step(node, &lam, &mut c), net.node_inputs(node), |t| self.mag[t].len()),
             |acc, v| acc.iter_mut().zip(v).for_each(|(a, b)| *a += b),
         );
         for (v, b) in at_input.iter().flatten().zip(&self.bounds.input) {
@@ -142,9 +145,19 @@ impl<'n> Symbolic<'n> {
     /// Substitute an expression over node `l`'s output into one over its input (lower-bound
     /// side).
     fn step(&self, l: usize, lam: &[f64], c: &mut f64) -> Vec<f64> {
-        let n_in = self.mag[self.net.node_inputs(l)[0]].len();
+        let n_in: usize = self.net.node_inputs(l).iter().map(|&t| self.mag[t].len()).sum();
         match &self.relax[l] {
             Relax::Same => lam.to_vec(),
+            Relax::Gather(src) => {
+                let mut nu = vec![0.0; n_in];
+                for (&v, s) in lam.iter().zip(src) {
+                    match *s {
+                        Src::In(i) => nu[i as usize] += v,
+                        Src::Const(k) => *c += v * k as f64,
+                    }
+                }
+                nu
+            }
             Relax::MaxPool { pick, dominant, hi_max } => {
                 let mut nu = vec![0.0; n_in];
                 for (k, &v) in lam.iter().enumerate() {
@@ -216,8 +229,10 @@ impl<'n> Symbolic<'n> {
 
     fn push_node(&mut self, i: usize, plain: &LayerBounds) {
         let net = self.net;
-        let t = net.node_inputs(i)[0];
-        let x = self.bounds.tensor(t).to_vec();
+        let inputs = net.node_inputs(i);
+        let t = inputs[0];
+        let x: Vec<Interval> = inputs.iter().flat_map(|&t| self.bounds.tensor(t).iter().copied()).collect();
+        let prev: Vec<f64> = inputs.iter().flat_map(|&t| self.mag[t].iter().copied()).collect();
         let ilay = interval::node(net, i, &x);
         let meet_plain = |v: Vec<Interval>| -> Vec<Interval> {
             v.iter().zip(&plain.out).map(|(a, b)| a.meet(b).unwrap_or(*b)).collect()
@@ -226,7 +241,13 @@ impl<'n> Symbolic<'n> {
             Form::Affine(a) => {
                 let beta = betas(a);
                 let exact = ilay.pre.clone().unwrap_or_default();
-                let pre = self.pre_bounds(t, a, &beta, &exact, |k| ilay.out[k].lo == ilay.out[k].hi);
+                let pre = if inputs.len() == 1 {
+                    self.pre_bounds(t, a, &beta, &exact, |k| ilay.out[k].lo == ilay.out[k].hi)
+                } else {
+                    // Back-substitution starts from one tensor; several inputs keep the exact
+                    // interval pre-activations (sound, possibly looser).
+                    exact
+                };
                 let mut outs = Vec::with_capacity(pre.len());
                 let (mut lo, mut hi) = (Vec::with_capacity(pre.len()), Vec::with_capacity(pre.len()));
                 for (k, p) in pre.iter().enumerate() {
@@ -255,12 +276,20 @@ impl<'n> Symbolic<'n> {
                 }
                 (LayerBounds { pre: None, out: meet_plain(ilay.out) }, Relax::MaxPool { pick, dominant, hi_max })
             }
+            Form::Gather(g) => (LayerBounds { pre: None, out: meet_plain(ilay.out) }, Relax::Gather(g.src.clone())),
             Form::Copy => (LayerBounds { pre: None, out: meet_plain(ilay.out) }, Relax::Same),
         };
         // Magnitudes of the new tensor's relaxations.
-        let prev = &self.mag[t];
+        let prev = &prev;
         let mag = match &relax {
             Relax::Same => prev.clone(),
+            Relax::Gather(src) => src
+                .iter()
+                .map(|s| match *s {
+                    Src::In(i) => prev[i as usize],
+                    Src::Const(k) => (k as f64).abs(),
+                })
+                .collect(),
             Relax::MaxPool { pick, dominant, hi_max } => pick
                 .iter()
                 .zip(dominant)

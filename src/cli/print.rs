@@ -41,6 +41,13 @@ fn layer_detail(l: &Layer) -> String {
         ),
         Layer::MaxPool2d(p) => format!("k{:?} s{:?} p{:?}", p.kernel, p.stride, p.padding),
         Layer::AvgPool2d(p) => format!("k{:?} s{:?} p{:?} {:?}", p.kernel, p.stride, p.padding, p.rounding),
+        Layer::GlobalAvgPool(g) => format!("{} rescale", rescale_kind(&g.requant.rescale[0])),
+        Layer::Clip(c) => format!("[{}, {}]", c.lo, c.hi),
+        Layer::Lut(l) => format!("{} entries from {}", l.table.len(), l.offset),
+        Layer::Concat(c) => format!("axis {}", c.axis),
+        Layer::Transpose(t) => format!("perm {:?}", t.perm),
+        Layer::Reshape(r) => format!("to {:?}", r.shape),
+        Layer::Pad(p) => format!("pads {:?}", p.pads),
         Layer::Flatten | Layer::Relu => String::new(),
     }
 }
@@ -49,6 +56,7 @@ fn params(l: &Layer) -> usize {
     match l {
         Layer::Dense(d) => d.weights.len() + d.bias.len(),
         Layer::Conv2d(c) => c.weights.len() + c.bias.len(),
+        Layer::Lut(l) => l.table.len(),
         _ => 0,
     }
 }
@@ -61,9 +69,11 @@ pub fn info(net: &Network, as_json: bool) {
             .iter()
             .enumerate()
             .map(|(i, l)| {
+                let first = net.node_inputs(i)[0];
                 json!({
                     "index": i, "type": l.kind(), "detail": layer_detail(l),
-                    "input_shape": t[i].shape, "output_shape": t[i + 1].shape,
+                    "inputs": net.node_inputs(i),
+                    "input_shape": t[first].shape, "output_shape": t[i + 1].shape,
                     "output_dtype": t[i + 1].quant.dtype.to_string(), "parameters": params(l),
                     "accumulator_range": net.acc_range(i),
                 })
@@ -88,10 +98,12 @@ pub fn info(net: &Network, as_json: bool) {
     );
     for (i, l) in net.layers().iter().enumerate() {
         let acc = net.acc_range(i).map(|(a, b)| format!(", acc in [{a}, {b}]")).unwrap_or_default();
+        let ins = net.node_inputs(i);
+        let from = if ins == [i] { String::new() } else { format!(" (reads {ins:?})") };
         println!(
-            "  {i:>3} {:<11} {:?} -> {:?} {}  {}{}{}",
+            "  {i:>3} {:<11} {:?}{from} -> {:?} {}  {}{}{}",
             l.kind(),
-            t[i].shape,
+            t[ins[0]].shape,
             t[i + 1].shape,
             t[i + 1].quant.dtype,
             layer_detail(l),

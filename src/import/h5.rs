@@ -20,8 +20,8 @@ use thiserror::Error;
 /// Why an HDF5 file could not be read.
 #[derive(Debug, Error)]
 pub enum H5Error {
-    #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot read: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: HDF5 {object}: {message}")]
     Format { path: PathBuf, object: String, message: String },
     #[error("{path}: HDF5 dataset {dataset} not found")]
@@ -118,7 +118,7 @@ const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 impl H5File {
     /// Read and parse the superblock of the file at `path`.
     pub fn open(path: &Path) -> Result<H5File, H5Error> {
-        let data = std::fs::read(path).map_err(|source| H5Error::Io { path: path.to_path_buf(), source })?;
+        let data = std::fs::read(path).map_err(|error| H5Error::Io { path: path.to_path_buf(), error })?;
         H5File::from_bytes(data, path)
     }
 

@@ -40,7 +40,7 @@ fn bad(path: &Path, message: String) -> ImportError {
 
 /// The file's bytes, gunzipped if they start with the gzip magic.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ImportError> {
-    let raw = std::fs::read(path).map_err(|source| ImportError::Io { path: path.to_path_buf(), source })?;
+    let raw = std::fs::read(path).map_err(|error| ImportError::Io { path: path.to_path_buf(), error })?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         GzDecoder::new(&raw[..])
@@ -121,7 +121,7 @@ pub fn load_images(path: &Path) -> Result<Images, ImportError> {
 /// network input values and the number of images the header declares. Trailing or missing data
 /// after the image is not checked here ([`load_images`] checks the whole file).
 pub fn load_image(path: &Path, index: usize) -> Result<(Vec<i64>, usize), ImportError> {
-    let io = |source| ImportError::Io { path: path.to_path_buf(), source };
+    let io = |error| ImportError::Io { path: path.to_path_buf(), error };
     let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
     let gz = std::io::BufRead::fill_buf(&mut file).map_err(io)?.starts_with(&[0x1f, 0x8b]);
     let mut r: Box<dyn Read> = if gz { Box::new(GzDecoder::new(file)) } else { Box::new(file) };

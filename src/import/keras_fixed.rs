@@ -60,7 +60,7 @@ pub fn load(path: &Path, q_bits: Option<u8>) -> Result<Network, ImportError> {
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("keras").to_string();
     build(&name, &layers, q, Rounding::HalfUp).map_err(|e| match e {
         ImportError::Unsupported { message, .. } => ImportError::Unsupported { path: path.to_path_buf(), message },
-        ImportError::Invalid { source, .. } => ImportError::Invalid { path: path.to_path_buf(), source },
+        ImportError::Invalid { error, .. } => ImportError::Invalid { path: path.to_path_buf(), error },
         other => other,
     })
 }
@@ -236,7 +236,7 @@ pub fn build(name: &str, layers: &[FloatDense], q: u8, weight_rounding: Rounding
             output: Quant { dtype: if last { w_t } else { u_t }, scale: act_scale, zero_point: 0 },
         }));
     }
-    Network::new(name, input, ir).map_err(|source| ImportError::Invalid { path: name.into(), source })
+    Network::new(name, input, ir).map_err(|error| ImportError::Invalid { path: name.into(), error })
 }
 
 #[cfg(test)]

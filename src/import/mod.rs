@@ -15,11 +15,12 @@ use crate::net::Network;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// Why a model, data set or suite file could not be imported. Every variant names the file.
+/// Why a model, data set or suite file could not be imported. Every variant names the file, and
+/// none repeats another error's message as its `source()` (an error chain prints each message once).
 #[derive(Debug, Error)]
 pub enum ImportError {
-    #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot read: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error(transparent)]
     Hdf5(#[from] h5::H5Error),
     #[error(transparent)]
@@ -30,8 +31,8 @@ pub enum ImportError {
     #[error("{path}: {message}")]
     Unsupported { path: PathBuf, message: String },
     /// The imported network failed validation (a bug in the importer or an out-of-range model).
-    #[error("{path}: imported network is invalid: {source}")]
-    Invalid { path: PathBuf, source: ValidationError },
+    #[error("{path}: imported network is invalid: {error}")]
+    Invalid { path: PathBuf, error: ValidationError },
     /// A malformed IDX (MNIST) file.
     #[error("{path}: invalid IDX file: {message}")]
     Idx { path: PathBuf, message: String },

@@ -70,7 +70,7 @@ impl Suite {
 
 /// Read and parse a suite CSV.
 pub fn load(path: &Path) -> Result<Suite, ImportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| ImportError::Io { path: path.to_path_buf(), error })?;
     Ok(Suite { path: path.to_path_buf(), instances: parse(&text, path)? })
 }
 

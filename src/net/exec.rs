@@ -4,7 +4,7 @@
 //! overflows. Float32 rescales are emulated with Rust's IEEE binary32 arithmetic (see
 //! [`super::requant`]).
 
-use super::form::{Acts, Affine, Windows};
+use super::form::{Acts, Affine, Gather, Src, Windows};
 use super::ir::Network;
 use super::walk::{walk, Analysis};
 use std::convert::Infallible;
@@ -37,8 +37,22 @@ impl Analysis for Exec {
         Ok((0..w.n_out()).map(|k| w.window(k).map(|i| x[i]).max().expect("validated: windows are non-empty")).collect())
     }
 
+    fn gather(&mut self, _: usize, g: &Gather, x: &Vec<i64>) -> Result<Vec<i64>, Infallible> {
+        Ok(g.src
+            .iter()
+            .map(|s| match *s {
+                Src::In(i) => x[i as usize],
+                Src::Const(c) => c,
+            })
+            .collect())
+    }
+
     fn copy(&mut self, _: usize, x: &Vec<i64>) -> Result<Vec<i64>, Infallible> {
         Ok(x.clone())
+    }
+
+    fn concat(&mut self, parts: &[&Vec<i64>]) -> Result<Vec<i64>, Infallible> {
+        Ok(parts.iter().flat_map(|p| p.iter().copied()).collect())
     }
 }
 

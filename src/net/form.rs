@@ -7,14 +7,17 @@
 //!   activation ([`Act`]: requantization, integer average, clamp). Dense, Conv2d, AvgPool2d.
 //! * [`Form::Map`] — `y_k = act_k(x_k)`: an elementwise activation. Relu.
 //! * [`Form::Max`] — `y_k = max_{i ∈ W_k} x_i` over index windows. MaxPool2d.
-//! * [`Form::Copy`] — `y = x` under a new shape. Flatten.
+//! * [`Form::Gather`] — `y_k = x_{s_k}` or a constant: Concat, Transpose, Pad.
+//! * [`Form::Copy`] — `y = x` under a new shape. Flatten, Reshape.
 //!
 //! Every analysis (execution, validation, interval and symbolic bounds, the search's surrogate,
 //! the MILP and SMT encodings) implements these forms once and never sees an operator's loops:
 //! adding an operator that lowers to existing forms is one file in `ops/`. A genuinely new kind
 //! of arithmetic is a new form, implemented by each analysis.
 //!
-//! Inputs of a node are indexed as one flat vector (a node's single input tensor, C-order).
+//! Inputs of a node are indexed as one flat vector: its input tensors, C-order each,
+//! concatenated in the order the node lists them (one tensor for most operators; Add and Concat
+//! read several).
 
 use super::requant::{requantize, round_div, Rescale, Rounding};
 
@@ -138,6 +141,11 @@ pub enum Act {
     Average { n: i64, rounding: Rounding, zero_point: i64, lo: i64, hi: i64 },
     /// `clamp(p, lo, hi)`: ReLU (`lo` = the zero point) and clipping.
     Clamp { lo: i64, hi: i64 },
+    /// `table[p − offset]`: any integer function of one integer (a quantized sigmoid, hardswish,
+    /// leaky ReLU, a requantization between two scales …), exactly as its runtime tabulates it.
+    /// The only activation that need not be monotone. Validation checks that every input the
+    /// types allow has an entry.
+    Lut { table: std::sync::Arc<[i64]>, offset: i64 },
 }
 
 impl Act {
@@ -150,13 +158,44 @@ impl Act {
                 (round_div(i128::from(p), i128::from(n), rounding) as i64).saturating_add(zero_point).clamp(lo, hi)
             }
             Act::Clamp { lo, hi } => p.clamp(lo, hi),
+            Act::Lut { ref table, offset } => {
+                // Validation guarantees the index is in range for every reachable `p`; the
+                // clamp keeps this total for others.
+                let i = (p.saturating_sub(offset)).clamp(0, table.len() as i64 - 1);
+                table[i as usize]
+            }
         }
     }
 
-    /// The output clamp `[lo, hi]`.
+    /// Whether `apply` is non-decreasing (everything but a general lookup table).
+    pub fn is_monotone(&self) -> bool {
+        match self {
+            Act::Lut { table, .. } => table.windows(2).all(|w| w[0] <= w[1]),
+            _ => true,
+        }
+    }
+
+    /// The exact range of `apply` over the integers of `[lo, hi]`.
+    pub fn image(&self, lo: i64, hi: i64) -> (i64, i64) {
+        match self {
+            Act::Lut { table, offset } if !self.is_monotone() => {
+                let (a, b) = ((lo - offset).max(0) as usize, (hi - offset).max(0) as usize);
+                let vals = &table[a.min(table.len() - 1)..=b.min(table.len() - 1)];
+                let min = vals.iter().copied().min().unwrap_or(table[0]);
+                let max = vals.iter().copied().max().unwrap_or(table[0]);
+                (min, max)
+            }
+            _ => (self.apply(lo), self.apply(hi)),
+        }
+    }
+
+    /// The output clamp `[lo, hi]` (for a table: its smallest and largest entry).
     pub fn clamp_range(&self) -> (i64, i64) {
         match *self {
             Act::Requant { lo, hi, .. } | Act::Average { lo, hi, .. } | Act::Clamp { lo, hi } => (lo, hi),
+            Act::Lut { ref table, .. } => {
+                (table.iter().copied().min().unwrap_or(0), table.iter().copied().max().unwrap_or(0))
+            }
         }
     }
 
@@ -167,7 +206,7 @@ impl Act {
             Act::Average { n, rounding, zero_point, .. } => {
                 (round_div(i128::from(p), i128::from(n), rounding) as i64).saturating_add(zero_point)
             }
-            Act::Clamp { .. } => p,
+            Act::Clamp { .. } | Act::Lut { .. } => p,
         }
     }
 }
@@ -276,6 +315,22 @@ impl Windows {
     }
 }
 
+/// Where a gathered value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Src {
+    /// Value `i` of the (concatenated) input.
+    In(u32),
+    /// A constant (a padding value).
+    Const(i64),
+}
+
+/// `y_k = src_k`: values picked from the input (concatenation, transposition) or constants
+/// (padding).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gather {
+    pub src: Vec<Src>,
+}
+
 /// The lowered description of one node. See the module documentation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Form {
@@ -283,5 +338,6 @@ pub enum Form {
     /// `y_k = act_k(x_k)`.
     Map(Acts),
     Max(Windows),
+    Gather(Gather),
     Copy,
 }

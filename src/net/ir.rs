@@ -148,7 +148,66 @@ fn yes() -> bool {
     true
 }
 
-/// One layer: integer tensor in, integer tensor out.
+/// Global average pooling `[C, H, W] → [C]` with a requantization of the window sum:
+/// `y_c = requant(Σ_{h,w} (x_chw − zx))` (ONNX Runtime's `QLinearGlobalAveragePool` rescales
+/// the integer sum by `x_scale / (y_scale · H·W)` in binary32: a `float32` rescale).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalAvgPool {
+    pub requant: Requant,
+    pub output: Quant,
+}
+
+/// Concatenation of several tensors of equal quantization along `axis` (of the shape without a
+/// batch dimension: 0 is the channel axis of `[C, H, W]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concat {
+    pub axis: usize,
+}
+
+/// Permutation of the axes: output axis `i` is input axis `perm[i]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transpose {
+    pub perm: Vec<usize>,
+}
+
+/// C-order reshape to `shape` (same number of elements).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reshape {
+    pub shape: Vec<usize>,
+}
+
+/// Constant padding with the zero point (a real 0): `pads` holds the elements added before
+/// each axis, then after each axis (ONNX order).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pad {
+    pub pads: Vec<usize>,
+}
+
+/// `clamp(x, lo, hi)` on the integers (ReLU6, hardtanh and Clip on the quantized grid).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clip {
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// An elementwise integer function given by its table: `y = table[x − offset]` (quantized
+/// sigmoid, hardswish, leaky ReLU, a change of scale …, as the runtime tabulates it). Every
+/// value of the input type must have an entry; the output has its own quantization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lut {
+    pub table: Vec<i64>,
+    pub offset: i64,
+    pub output: Quant,
+}
+
+/// One operator: integer tensors in, an integer tensor out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Layer {
@@ -156,10 +215,17 @@ pub enum Layer {
     Conv2d(Conv2d),
     MaxPool2d(MaxPool2d),
     AvgPool2d(AvgPool2d),
+    GlobalAvgPool(GlobalAvgPool),
     /// C-order reshape to a vector.
     Flatten,
     /// `max(x, zero_point)`.
     Relu,
+    Clip(Clip),
+    Lut(Lut),
+    Concat(Concat),
+    Transpose(Transpose),
+    Reshape(Reshape),
+    Pad(Pad),
 }
 
 impl Layer {
@@ -169,8 +235,15 @@ impl Layer {
             Layer::Conv2d(_) => "conv2d",
             Layer::MaxPool2d(_) => "max_pool2d",
             Layer::AvgPool2d(_) => "avg_pool2d",
+            Layer::GlobalAvgPool(_) => "global_avg_pool",
             Layer::Flatten => "flatten",
             Layer::Relu => "relu",
+            Layer::Clip(_) => "clip",
+            Layer::Lut(_) => "lut",
+            Layer::Concat(_) => "concat",
+            Layer::Transpose(_) => "transpose",
+            Layer::Reshape(_) => "reshape",
+            Layer::Pad(_) => "pad",
         }
     }
 }
@@ -205,6 +278,8 @@ pub struct Network {
     pub(crate) layers: Vec<Layer>,
     /// The tensors each node reads, in order.
     pub(crate) inputs: Vec<Vec<usize>>,
+    /// Each node's name (also the name of its output tensor).
+    pub(crate) names: Vec<String>,
     /// `tensors[0]` is the input, `tensors[i + 1]` the output of node `i`.
     pub(crate) tensors: Vec<TensorInfo>,
     /// Each node's arithmetic as a [`Form`], lowered once at validation.
@@ -228,6 +303,10 @@ impl Network {
     /// The tensors node `i` reads.
     pub fn node_inputs(&self, i: usize) -> &[usize] {
         &self.inputs[i]
+    }
+    /// Node `i`'s name.
+    pub fn node_name(&self, i: usize) -> &str {
+        &self.names[i]
     }
     /// Node `i`'s lowered arithmetic.
     pub fn form(&self, i: usize) -> &Form {
@@ -269,6 +348,7 @@ impl Network {
             .map(|l| match l {
                 Layer::Dense(d) => d.weights.len() + d.bias.len(),
                 Layer::Conv2d(c) => c.weights.len() + c.bias.len(),
+                Layer::Lut(l) => l.table.len(),
                 _ => 0,
             })
             .sum()

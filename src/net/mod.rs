@@ -14,3 +14,4 @@ pub mod walk;
 pub use dtype::QType;
 pub use ir::{AvgPool2d, Conv2d, Dense, Input, InputQuantize, Layer, MaxPool2d, Network, Quant, TensorInfo};
 pub use requant::{Requant, Rescale, Rounding};
+pub use validate::Node;

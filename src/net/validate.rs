@@ -100,22 +100,30 @@ fn check_rescale(r: &Rescale, acc: (i64, i64), ch: usize) -> Res<()> {
 
 /// Per-row pre-activation ranges of a form over every input its input types allow, checked
 /// against `i64` (every partial sum too) and against each activation's preconditions. Returns
-/// the accumulator range of the node (Dense/Conv) for reporting.
-fn check_form(form: &Form, x: &TensorInfo) -> Res<Option<(i64, i64)>> {
+/// the accumulator range of the node (Dense/Conv) for reporting. `xs` are the tensors the node
+/// reads (the form indexes their concatenation).
+fn check_form(form: &Form, xs: &[&TensorInfo]) -> Res<Option<(i64, i64)>> {
     let Form::Affine(a) = form else { return Ok(None) };
     let z = i128::from(a.zero_point);
-    let (xlo, xhi) = (i128::from(x.quant.dtype.min()) - z, i128::from(x.quant.dtype.max()) - z);
-    let xmag = xlo.abs().max(xhi.abs());
+    // The range of `x_i − z` for every index of the concatenated input.
+    let ranges: Vec<(i128, i128)> = xs
+        .iter()
+        .flat_map(|x| {
+            let r = (i128::from(x.quant.dtype.min()) - z, i128::from(x.quant.dtype.max()) - z);
+            std::iter::repeat_n(r, x.len())
+        })
+        .collect();
     let (mut all_lo, mut all_hi) = (i64::MAX, i64::MIN);
     for k in 0..a.n_out() {
         let b = i128::from(a.bias[k]);
         let (mut lo, mut hi, mut mag) = (b, b, b.abs());
-        for (_, c) in a.rows.row(k) {
+        for (i, c) in a.rows.row(k) {
             let c = i128::from(c);
+            let (xlo, xhi) = ranges[i];
             let (p, q) = (c * xlo, c * xhi);
             lo += p.min(q);
             hi += p.max(q);
-            mag += c.abs() * xmag;
+            mag += c.abs() * xlo.abs().max(xhi.abs());
         }
         if mag > i128::from(i64::MAX) {
             let what = if a.accumulator { "accumulator" } else { "sum" };
@@ -131,61 +139,84 @@ fn check_form(form: &Form, x: &TensorInfo) -> Res<Option<(i64, i64)>> {
     Ok((a.accumulator && a.n_out() > 0).then_some((all_lo, all_hi)))
 }
 
+/// One node of a graph under construction: its name (unique; it also names its output
+/// tensor), its operator and the tensors it reads (tensor 0 is the network's input, tensor
+/// `j + 1` the output of node `j`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub op: Layer,
+    pub inputs: Vec<usize>,
+}
+
 impl Network {
     /// Build a sequential network (each layer reads the previous one's output), checking every
-    /// invariant (see the module documentation).
+    /// invariant (see the module documentation). Nodes are named `n0`, `n1`, ….
     pub fn new(name: impl Into<String>, input: Input, layers: Vec<Layer>) -> Result<Network, ValidationError> {
-        let inputs = (0..layers.len()).map(|i| vec![i]).collect();
-        Network::graph(name, input, layers, inputs)
+        let nodes = layers.into_iter().enumerate().map(|(i, op)| Node { name: format!("n{i}"), op, inputs: vec![i] });
+        Network::graph(name, input, nodes.collect())
     }
 
-    /// Build a network whose node `i` computes `layers[i]` from the tensors `inputs[i]` (tensor
-    /// 0 is the network's input, tensor `j + 1` the output of node `j`; a node may only read
-    /// earlier tensors). The last node's output is the network's output; every other node's
-    /// output must be read by some node.
-    pub fn graph(
-        name: impl Into<String>,
-        input: Input,
-        layers: Vec<Layer>,
-        inputs: Vec<Vec<usize>>,
-    ) -> Result<Network, ValidationError> {
+    /// Build a network from nodes in topological order: node `i` computes tensor `i + 1` from
+    /// the tensors it reads, which must come earlier. The last node's output is the network's
+    /// output; every other node's output must be read by some node. Names must be unique.
+    pub fn graph(name: impl Into<String>, input: Input, nodes: Vec<Node>) -> Result<Network, ValidationError> {
+        Network::build(name.into(), input, nodes, true)
+    }
+
+    /// [`Network::graph`] without the rule that every intermediate output is read: the graph
+    /// under construction in a generator, whose dangling nodes are about to get readers.
+    pub(crate) fn graph_prefix(input: Input, nodes: Vec<Node>) -> Result<Network, ValidationError> {
+        Network::build("prefix".into(), input, nodes, false)
+    }
+
+    fn build(name: String, input: Input, nodes: Vec<Node>, all_read: bool) -> Result<Network, ValidationError> {
         let in_err = |message: String| ValidationError { layer: None, message };
         if input.shape.is_empty() || input.shape.contains(&0) {
             return Err(in_err(format!("shape {:?} must be non-empty with every dimension > 0", input.shape)));
         }
         check::len(&input.shape).map_err(in_err)?;
         check::quant(&input.quant(), "input").map_err(in_err)?;
-        if inputs.len() != layers.len() {
-            return Err(in_err(format!("{} layers but {} input lists", layers.len(), inputs.len())));
+        let mut seen = std::collections::HashSet::new();
+        if let Some(n) = nodes.iter().find(|n| !seen.insert(n.name.as_str())) {
+            return Err(in_err(format!("two nodes are named `{}`", n.name)));
         }
         let mut tensors = vec![TensorInfo { shape: input.shape.clone(), quant: input.quant() }];
-        let mut forms = Vec::with_capacity(layers.len());
-        let mut acc_ranges = Vec::with_capacity(layers.len());
-        let mut used = vec![false; layers.len() + 1];
-        for (i, layer) in layers.iter().enumerate() {
+        let (mut layers, mut inputs, mut names) = (Vec::new(), Vec::new(), Vec::new());
+        let mut forms = Vec::with_capacity(nodes.len());
+        let mut acc_ranges = Vec::with_capacity(nodes.len());
+        let mut used = vec![false; nodes.len() + 1];
+        for (i, node) in nodes.into_iter().enumerate() {
+            let layer = node.op;
             let err = |message: String| ValidationError { layer: Some((i, layer.kind())), message };
-            if let Some(&t) = inputs[i].iter().find(|&&t| t > i) {
+            if node.inputs.is_empty() {
+                return Err(err("reads no tensor".into()));
+            }
+            if let Some(&t) = node.inputs.iter().find(|&&t| t > i) {
                 return Err(err(format!(
                     "reads tensor {t}, which is not computed before it (a node reads tensors 0..={i})"
                 )));
             }
-            let infos: Vec<&TensorInfo> = inputs[i].iter().map(|&t| &tensors[t]).collect();
+            let infos: Vec<&TensorInfo> = node.inputs.iter().map(|&t| &tensors[t]).collect();
             let out = layer.infer(&infos).map_err(err)?;
             let form = layer.lower(&infos, &out);
-            let acc = check_form(&form, infos[0]).map_err(err)?;
-            for &t in &inputs[i] {
+            let acc = check_form(&form, &infos).map_err(err)?;
+            for &t in &node.inputs {
                 used[t] = true;
             }
             tensors.push(out);
             forms.push(form);
             acc_ranges.push(acc);
+            layers.push(layer);
+            inputs.push(node.inputs);
+            names.push(node.name);
         }
-        if let Some(j) = (1..layers.len()).find(|&t| !used[t]) {
+        if let Some(j) = (1..layers.len()).find(|&t| all_read && !used[t]) {
             return Err(ValidationError {
                 layer: Some((j - 1, layers[j - 1].kind())),
                 message: "its output is never read (only the last node's output may be unused)".into(),
             });
         }
-        Ok(Network { name: name.into(), input, layers, inputs, tensors, forms, acc_ranges })
+        Ok(Network { name, input, layers, inputs, names, tensors, forms, acc_ranges })
     }
 }

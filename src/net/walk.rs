@@ -7,7 +7,7 @@
 //! that back-substitution and gradients use, merging what flows back along every edge (a tensor
 //! read by several nodes receives the sum).
 
-use super::form::{Acts, Affine, Form, Windows};
+use super::form::{Acts, Affine, Form, Gather, Windows};
 use super::ir::Network;
 
 /// An analysis of the forms. `node` is the node's index (for naming and per-node state).
@@ -18,8 +18,12 @@ pub trait Analysis {
     fn affine(&mut self, node: usize, a: &Affine, x: &Self::Value) -> Result<Self::Value, Self::Error>;
     fn map(&mut self, node: usize, acts: &Acts, x: &Self::Value) -> Result<Self::Value, Self::Error>;
     fn max(&mut self, node: usize, w: &Windows, x: &Self::Value) -> Result<Self::Value, Self::Error>;
+    fn gather(&mut self, node: usize, g: &Gather, x: &Self::Value) -> Result<Self::Value, Self::Error>;
     /// A reshape: the same values.
     fn copy(&mut self, node: usize, x: &Self::Value) -> Result<Self::Value, Self::Error>;
+    /// The values of several tensors as one (a node that reads several inputs sees their
+    /// concatenation, in the order it lists them).
+    fn concat(&mut self, parts: &[&Self::Value]) -> Result<Self::Value, Self::Error>;
 }
 
 /// Run `a` over every node; returns the value of every tensor (`[0]` is `input`).
@@ -27,16 +31,39 @@ pub fn walk<A: Analysis>(net: &Network, a: &mut A, input: A::Value) -> Result<Ve
     let mut values = Vec::with_capacity(net.tensors().len());
     values.push(input);
     for (i, form) in net.forms().iter().enumerate() {
-        let x = &values[net.node_inputs(i)[0]];
+        let joined;
+        let x = match net.node_inputs(i) {
+            [t] => &values[*t],
+            ts => {
+                let parts: Vec<&A::Value> = ts.iter().map(|&t| &values[t]).collect();
+                joined = a.concat(&parts)?;
+                &joined
+            }
+        };
         let y = match form {
             Form::Affine(f) => a.affine(i, f, x)?,
             Form::Map(f) => a.map(i, f, x)?,
             Form::Max(f) => a.max(i, f, x)?,
+            Form::Gather(f) => a.gather(i, f, x)?,
             Form::Copy => a.copy(i, x)?,
         };
         values.push(y);
     }
     Ok(values)
+}
+
+/// Split a value over a node's concatenated input into one part per input tensor, for the
+/// reverse visit (`lens`: the lengths of the tensors it reads, in order).
+pub fn split<T>(v: Vec<T>, inputs: &[usize], lens: impl Fn(usize) -> usize) -> Vec<(usize, Vec<T>)> {
+    if let [t] = inputs {
+        return vec![(*t, v)];
+    }
+    let mut out = Vec::with_capacity(inputs.len());
+    let mut rest = v.into_iter();
+    for &t in inputs {
+        out.push((t, rest.by_ref().take(lens(t)).collect()));
+    }
+    out
 }
 
 /// The reverse visit: `seed` sits on tensor `from`; for every node below it, in reverse

@@ -15,7 +15,7 @@
 //! Arithmetic is `f32`: the surrogate only steers the search; every candidate it proposes is
 //! replayed exactly by [`crate::verdict::Witness::replay`].
 
-use crate::net::form::{Act, Acts, Affine as AffineForm, Form, Rows};
+use crate::net::form::{Act, Acts, Affine as AffineForm, Form, Rows, Src};
 use crate::net::{Network, Rescale};
 
 /// How the forward pass treats requantization rounding.
@@ -64,6 +64,20 @@ enum SLayer {
         lo: Vec<f32>,
         hi: Vec<f32>,
     },
+    /// A lookup table, linearly interpolated between entries (its gradient is the slope of the
+    /// segment; [`Forward::Rounded`] reads the entry at the rounded input).
+    Lut {
+        table: Vec<f32>,
+        offset: f32,
+    },
+    /// `y_k = x_{src_k}` or a constant.
+    Gather {
+        src: Vec<Src>,
+    },
+    /// The concatenation of several buffers `(buffer, length)` (a node reading several inputs).
+    Concat {
+        parts: Vec<(usize, usize)>,
+    },
 }
 
 /// One computing node: reads buffer `input`, writes buffer `output`.
@@ -102,6 +116,10 @@ fn act_parts(a: &Act) -> (f32, f32, f32, f32, f32) {
         }
         Act::Average { n, zero_point, lo, hi, .. } => (1.0 / n as f32, 0.0, zero_point as f32, lo as f32, hi as f32),
         Act::Clamp { lo, hi } => (1.0, 0.0, 0.0, lo as f32, hi as f32),
+        Act::Lut { .. } => {
+            let (lo, hi) = a.clamp_range();
+            (1.0, 0.0, 0.0, lo as f32, hi as f32)
+        }
     }
 }
 
@@ -126,8 +144,12 @@ fn affine(a: &AffineForm) -> Affine {
     Affine { lin, zx: a.zero_point as f32, scale, bias, zo, lo, hi, round }
 }
 
-/// An elementwise map: clamps directly; any other activation as an affine identity map.
+/// An elementwise map: clamps and a single table directly; any other activation as an affine
+/// identity map.
 fn map(acts: &Acts, n: usize) -> SLayer {
+    if let [Act::Lut { table, offset }] = acts.distinct() {
+        return SLayer::Lut { table: table.iter().map(|&v| v as f32).collect(), offset: *offset as f32 };
+    }
     if acts.distinct().iter().all(|a| matches!(a, Act::Clamp { .. })) {
         let (lo, hi) = (0..n)
             .map(|k| {
@@ -156,7 +178,17 @@ impl Surrogate {
         let mut sizes = vec![tensors[0].len()];
         let mut nodes = Vec::new();
         for (i, form) in net.forms().iter().enumerate() {
-            let input = buf[net.node_inputs(i)[0]];
+            let input = match net.node_inputs(i) {
+                [t] => buf[*t],
+                ts => {
+                    // Several inputs: their concatenation in a buffer of its own.
+                    let parts: Vec<(usize, usize)> = ts.iter().map(|&t| (buf[t], sizes[buf[t]])).collect();
+                    let len = parts.iter().map(|p| p.1).sum();
+                    nodes.push(SNode { layer: SLayer::Concat { parts }, input: 0, output: sizes.len() });
+                    sizes.push(len);
+                    sizes.len() - 1
+                }
+            };
             let n = tensors[i + 1].len();
             let layer = match form {
                 Form::Copy => {
@@ -166,6 +198,7 @@ impl Surrogate {
                 Form::Affine(a) => SLayer::Affine(affine(a)),
                 Form::Map(acts) => map(acts, n),
                 Form::Max(w) => SLayer::MaxPool { ptr: w.ptr.clone(), idx: w.idx.clone() },
+                Form::Gather(g) => SLayer::Gather { src: g.src.clone() },
             };
             buf.push(sizes.len());
             nodes.push(SNode { layer, input, output: sizes.len() });
@@ -214,6 +247,39 @@ impl Surrogate {
             let y = &mut after[0][..b * nout];
             let pre = &mut ws.pre[l][..b * nout];
             match &node.layer {
+                SLayer::Concat { parts } => {
+                    for s in 0..b {
+                        let mut off = 0;
+                        for &(p, len) in parts {
+                            y[s * nout + off..s * nout + off + len].copy_from_slice(&before[p][s * len..(s + 1) * len]);
+                            off += len;
+                        }
+                    }
+                }
+                SLayer::Gather { src } => {
+                    for s in 0..b {
+                        for (j, sr) in src.iter().enumerate() {
+                            y[s * nout + j] = match *sr {
+                                Src::In(i) => x[s * nin + i as usize],
+                                Src::Const(c) => c as f32,
+                            };
+                        }
+                    }
+                }
+                SLayer::Lut { table, offset } => {
+                    pre.copy_from_slice(&x[..b * nout]);
+                    let last = table.len() as f32 - 1.0;
+                    for (o, &v) in y.iter_mut().zip(x.iter()) {
+                        let t = (v - offset).clamp(0.0, last);
+                        *o = if self.forward == Forward::Rounded {
+                            table[t.round() as usize]
+                        } else {
+                            let i0 = (t.floor() as usize).min(table.len().saturating_sub(2));
+                            let f = t - i0 as f32;
+                            table[i0] + f * (table[(i0 + 1).min(table.len() - 1)] - table[i0])
+                        };
+                    }
+                }
                 SLayer::Clamp { lo, hi } => {
                     pre.copy_from_slice(x);
                     for s in 0..b {
@@ -294,9 +360,41 @@ impl Surrogate {
         for (l, node) in self.nodes.iter().enumerate().rev() {
             let (nin, nout) = (self.sizes[node.input], self.sizes[node.output]);
             let (before, after) = ws.grads.split_at_mut(node.output);
-            let gx = &mut before[node.input][..b * nin];
             let g = &mut after[0][..b * nout];
+            if let SLayer::Concat { parts } = &node.layer {
+                for s in 0..b {
+                    let mut off = 0;
+                    for &(p, len) in parts {
+                        for (d, &gv) in before[p][s * len..(s + 1) * len].iter_mut().zip(&g[s * nout + off..]) {
+                            *d += gv;
+                        }
+                        off += len;
+                    }
+                }
+                continue;
+            }
+            let gx = &mut before[node.input][..b * nin];
             match &node.layer {
+                SLayer::Concat { .. } => {}
+                SLayer::Gather { src } => {
+                    for s in 0..b {
+                        for (j, sr) in src.iter().enumerate() {
+                            if let Src::In(i) = *sr {
+                                gx[s * nin + i as usize] += g[s * nout + j];
+                            }
+                        }
+                    }
+                }
+                SLayer::Lut { table, offset } => {
+                    let pre = &ws.pre[l][..b * nout];
+                    let last = table.len() as f32 - 1.0;
+                    for ((o, &gv), &p) in gx.iter_mut().zip(g.iter()).zip(pre) {
+                        let t = (p - offset).clamp(0.0, last);
+                        let i0 = (t.floor() as usize).min(table.len().saturating_sub(2));
+                        let slope = table[(i0 + 1).min(table.len() - 1)] - table[i0];
+                        *o += gv * if slope != 0.0 { slope } else { leak };
+                    }
+                }
                 SLayer::Clamp { lo, hi } => {
                     let pre = &ws.pre[l][..b * nout];
                     for s in 0..b {

@@ -10,7 +10,7 @@
 use super::model::{MilpModel, Sense, VarKind};
 use crate::backend::Query;
 use crate::bounds::{Interval, NetBounds};
-use crate::net::form::{Act, Acts, Affine, Windows};
+use crate::net::form::{Act, Acts, Affine, Gather, Src, Windows};
 use crate::net::requant::{requantize, round_div, Rescale, Rounding};
 use crate::net::walk::{walk, Analysis};
 use std::collections::{BTreeMap, BTreeSet};
@@ -642,7 +642,36 @@ impl Enc<'_> {
                     self.clamp(&role, p, i128::from(iv.lo), i128::from(iv.hi), i128::from(lo), i128::from(hi))?;
                 Ok(Val { lin: y, lo: l as i64, hi: h as i64 })
             }
+            Act::Lut { .. } => self.table(&role, p, iv, act),
         }
+    }
+
+    /// `y = table[p]` exactly: a one-hot `δ_v` over the values `v` of `p`'s range, with
+    /// `Σ δ_v = 1`, `p = Σ v·δ_v` and `y = Σ table(v)·δ_v`.
+    fn table(&mut self, role: &str, p: &Lin, iv: Interval, act: &Act) -> Res<Val> {
+        if iv.lo == iv.hi {
+            let y = act.apply(iv.lo);
+            return Ok(Val { lin: Lin::constant(i128::from(y)), lo: y, hi: y });
+        }
+        let levels = i128::from(iv.hi) - i128::from(iv.lo) + 1;
+        if levels > i128::from(MAX_STEP_LEVELS) {
+            return Err(EncodeError::Unsupported(format!(
+                "lookup table `{role}` over {levels} input values (limit {MAX_STEP_LEVELS})"
+            )));
+        }
+        let (mut one, mut x, mut y) = (Lin::default(), Lin::default(), Lin::default());
+        for v in iv.lo..=iv.hi {
+            let d = self.bin_var(&format!("{role}_at"), "table_binaries");
+            one.terms.push((d, 1));
+            x.terms.push((d, i128::from(v)));
+            y.terms.push((d, i128::from(act.apply(v))));
+        }
+        self.int_eq(role, &one, 1)?;
+        let mut diff = x;
+        diff.add_scaled(p, -1);
+        self.int_eq(role, &diff, 0)?;
+        let (lo, hi) = act.image(iv.lo, iv.hi);
+        Ok(Val { lin: y, lo, hi })
     }
 }
 
@@ -692,8 +721,22 @@ impl Analysis for Enc<'_> {
         Ok(ys)
     }
 
+    fn gather(&mut self, _: usize, g: &Gather, x: &Vec<Val>) -> Res<Vec<Val>> {
+        Ok(g.src
+            .iter()
+            .map(|s| match *s {
+                Src::In(i) => x[i as usize].clone(),
+                Src::Const(c) => Val { lin: Lin::constant(i128::from(c)), lo: c, hi: c },
+            })
+            .collect())
+    }
+
     fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
         Ok(x.clone())
+    }
+
+    fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
+        Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
     }
 }
 

@@ -8,8 +8,8 @@
 //! width that holds its operands, its result and (for sums) every partial sum.
 
 use super::Logic;
-use crate::bounds::NetBounds;
-use crate::net::form::{Act, Acts, Affine, Windows};
+use crate::bounds::{Interval, NetBounds};
+use crate::net::form::{Act, Acts, Affine, Gather, Src, Windows};
 use crate::net::requant::{Rescale, Rounding};
 use crate::net::walk::{walk, Analysis};
 use crate::net::Network;
@@ -624,13 +624,117 @@ impl<'t> Encoder<'t> {
                 self.clamp(&v, i128::from(lo), i128::from(hi))
             }
             Act::Clamp { lo, hi } => self.clamp(p, i128::from(lo), i128::from(hi)),
+            Act::Lut { .. } => {
+                // An `ite` chain over the values of `p`'s range (the last one needs no test).
+                let (lo, hi) = (p.lo, p.hi);
+                if hi - lo > 1 << 16 {
+                    return Err(EncodeError::Unsupported(format!("lookup table over {} values", hi - lo + 1)));
+                }
+                let at = |v: i128| i128::from(act.apply(v as i64));
+                let mut y = self.konst(at(hi), 0);
+                for v in (lo..hi).rev() {
+                    let kv = self.konst(v, 0);
+                    let c = self.eq(p, &kv)?;
+                    let t = self.konst(at(v), 0);
+                    y = self.ite(&c, &t, &y)?;
+                }
+                Ok(y)
+            }
         }
     }
 
-    /// Encode every node; returns the output values.
-    pub fn network(&mut self, net: &Network, inputs: Vec<Val>) -> Res<Vec<Val>> {
-        let mut values = walk(net, self, inputs)?;
+    /// Encode every node; returns the output values. Every value's range (and so its bit
+    /// width) is met with the shared bounds of the query, which hold for every input of the box:
+    /// narrowing a term to them changes no execution from the box.
+    pub fn network(&mut self, net: &Network, bounds: &NetBounds, inputs: Vec<Val>) -> Res<Vec<Val>> {
+        if bounds.layers.len() != net.layers().len() {
+            return Err(EncodeError::Spec("bounds do not match the network's layers".into()));
+        }
+        let mut values = walk(net, &mut Bounded { enc: self, bounds }, inputs)?;
         Ok(values.pop().expect("the output tensor"))
+    }
+
+    /// `v` with its range met with `b` (a constant when `b` is a point), re-narrowed.
+    fn tighten(&mut self, v: Val, b: Interval) -> Res<Val> {
+        let (lo, hi) = (v.lo.max(i128::from(b.lo)), v.hi.min(i128::from(b.hi)));
+        if lo > hi {
+            return Err(EncodeError::Spec(format!("value range [{}, {}] and bounds {b:?} do not meet", v.lo, v.hi)));
+        }
+        if lo == hi {
+            return Ok(self.konst(lo, 0));
+        }
+        if (lo, hi) == (v.lo, v.hi) {
+            return Ok(v);
+        }
+        self.narrow(Val { lo, hi, ..v })
+    }
+}
+
+/// The encoder walking the network with the query's bounds at hand.
+struct Bounded<'a, 't> {
+    enc: &'a mut Encoder<'t>,
+    bounds: &'a NetBounds,
+}
+
+impl Bounded<'_, '_> {
+    fn out(&mut self, node: usize, ys: Vec<Val>) -> Res<Vec<Val>> {
+        let b = &self.bounds.layers[node].out;
+        ys.into_iter().zip(b).map(|(y, &b)| self.enc.tighten(y, b)).collect()
+    }
+}
+
+impl Analysis for Bounded<'_, '_> {
+    type Value = Vec<Val>;
+    type Error = EncodeError;
+
+    fn affine(&mut self, node: usize, a: &Affine, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let z = i128::from(a.zero_point);
+        let pre = self.bounds.layers[node].pre.as_deref();
+        let out = &self.bounds.layers[node].out;
+        let mut y = Vec::with_capacity(a.n_out());
+        for k in 0..a.n_out() {
+            if let Some(b) = out.get(k).filter(|b| b.lo == b.hi) {
+                // Stable: the bounds fix the value on the whole box; no term is needed.
+                y.push(self.enc.konst(i128::from(b.lo), 0));
+                continue;
+            }
+            let mut c0 = i128::from(a.bias[k]);
+            let mut terms = Vec::new();
+            for (i, c) in a.rows.row(k) {
+                let c = i128::from(c);
+                c0 -= c * z;
+                terms.push((c, &x[i]));
+            }
+            let mut p = self.enc.lin(&terms, c0)?;
+            if let Some(b) = pre.and_then(|pre| pre.get(k)) {
+                p = self.enc.tighten(p, *b)?;
+            }
+            y.push(self.enc.act(a.acts.of(k), &p)?);
+        }
+        self.out(node, y)
+    }
+
+    fn map(&mut self, node: usize, acts: &Acts, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let y = self.enc.map(node, acts, x)?;
+        self.out(node, y)
+    }
+
+    fn max(&mut self, node: usize, w: &Windows, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let y = Analysis::max(&mut *self.enc, node, w, x)?;
+        self.out(node, y)
+    }
+
+    fn gather(&mut self, node: usize, g: &Gather, x: &Vec<Val>) -> Res<Vec<Val>> {
+        let y = self.enc.gather(node, g, x)?;
+        self.out(node, y)
+    }
+
+    fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
+        Ok(x.clone())
+    }
+
+    fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
+        Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
     }
 }
 
@@ -675,8 +779,22 @@ impl Analysis for Encoder<'_> {
             .collect()
     }
 
+    fn gather(&mut self, _: usize, g: &Gather, x: &Vec<Val>) -> Res<Vec<Val>> {
+        Ok(g.src
+            .iter()
+            .map(|s| match *s {
+                Src::In(i) => x[i as usize].clone(),
+                Src::Const(c) => self.konst(i128::from(c), 0),
+            })
+            .collect())
+    }
+
     fn copy(&mut self, _: usize, x: &Vec<Val>) -> Res<Vec<Val>> {
         Ok(x.clone())
+    }
+
+    fn concat(&mut self, parts: &[&Vec<Val>]) -> Res<Vec<Val>> {
+        Ok(parts.iter().flat_map(|p| p.iter().cloned()).collect())
     }
 }
 
@@ -735,7 +853,7 @@ impl Encoded {
 }
 
 /// Encode the query: the input box, the network and the unsafe DNF.
-pub fn encode(net: &Network, spec: &Spec, _bounds: &NetBounds, logic: Logic) -> Res<Encoded> {
+pub fn encode(net: &Network, spec: &Spec, bounds: &NetBounds, logic: Logic) -> Res<Encoded> {
     spec.check(net).map_err(|e| EncodeError::Spec(e.to_string()))?;
     let th: &dyn Theory = match logic {
         Logic::Bv => &Bv,
@@ -750,7 +868,7 @@ pub fn encode(net: &Network, spec: &Spec, _bounds: &NetBounds, logic: Logic) -> 
         inputs.push((name, v.w));
         xs.push(v);
     }
-    let y = enc.network(net, xs)?;
+    let y = enc.network(net, bounds, xs)?;
     let mut disjuncts = Vec::with_capacity(spec.unsafe_dnf.len());
     for conj in &spec.unsafe_dnf {
         let mut atoms = Vec::with_capacity(conj.len());

@@ -6,6 +6,18 @@ use crate::net::geometry::Window;
 use crate::net::validate::MAX_ELEMENTS;
 use crate::net::{Conv2d, Dense, Layer, QType, Quant, Requant, Rescale, Rounding};
 
+/// Why a `TensorProto` could not be decoded.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TensorError {
+    /// A valid tensor the importer does not support (an element type such as FLOAT16, external
+    /// data, …).
+    #[error("{0}")]
+    Unsupported(String),
+    /// An inconsistent tensor (data length, value range, …).
+    #[error("{0}")]
+    Malformed(String),
+}
+
 /// A decoded tensor: dims and values (integers widened to `i64`, floats kept as `f32`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
@@ -119,30 +131,33 @@ fn unpack(bytes: impl Iterator<Item = u8>, bits: u32, signed: bool, n: usize) ->
 }
 
 /// Decode a `TensorProto`, from `raw_data` (little-endian) or the typed fields.
-pub fn decode_tensor(t: &TensorProto) -> Result<Tensor, String> {
+pub fn decode_tensor(t: &TensorProto) -> Result<Tensor, TensorError> {
+    use TensorError::{Malformed, Unsupported};
     let name = if t.name.is_empty() { "<unnamed>".to_string() } else { t.name.clone() };
     if t.data_location == 1 || !t.external_data.is_empty() {
-        return Err(format!("tensor `{name}` stores its data in an external file, which is not supported"));
+        return Err(Unsupported(format!(
+            "tensor `{name}` stores its data in an external file, which is not supported"
+        )));
     }
     if t.segment.is_some() {
-        return Err(format!("tensor `{name}` is a segment of a larger tensor, which is not supported"));
+        return Err(Unsupported(format!("tensor `{name}` is a segment of a larger tensor, which is not supported")));
     }
-    let (dims, n) = element_count(&t.dims, &name)?;
+    let (dims, n) = element_count(&t.dims, &name).map_err(Malformed)?;
     let raw = &t.raw_data;
     let has_raw = !raw.is_empty();
-    let int = |v: Vec<i64>| -> Result<Data, String> { Ok(Data::Int(v)) };
+    let int = |v: Vec<i64>| -> Result<Data, TensorError> { Ok(Data::Int(v)) };
     let data = match t.data_type {
         dt::FLOAT => {
             let v: Vec<f32> = if has_raw {
                 if raw.len() != 4 * n {
-                    return Err(len_err(&name, "raw_data (FLOAT)", raw.len() / 4, n));
+                    return Err(Malformed(len_err(&name, "raw_data (FLOAT)", raw.len() / 4, n)));
                 }
                 raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
             } else {
                 t.float_data.clone()
             };
             if v.len() != n {
-                return Err(len_err(&name, "float_data", v.len(), n));
+                return Err(Malformed(len_err(&name, "float_data", v.len(), n)));
             }
             Data::Float(v)
         }
@@ -157,7 +172,7 @@ pub fn decode_tensor(t: &TensorProto) -> Result<Tensor, String> {
             };
             let v: Vec<i64> = if has_raw {
                 if raw.len() != w * n {
-                    return Err(len_err(&name, "raw_data", raw.len() / w, n));
+                    return Err(Malformed(len_err(&name, "raw_data", raw.len() / w, n)));
                 }
                 raw.chunks_exact(w)
                     .map(|c| match (t.data_type, w) {
@@ -172,17 +187,20 @@ pub fn decode_tensor(t: &TensorProto) -> Result<Tensor, String> {
                 t.int32_data.iter().map(|&x| i64::from(x)).collect()
             };
             if v.len() != n {
-                return Err(len_err(&name, "int32_data", v.len(), n));
+                return Err(Malformed(len_err(&name, "int32_data", v.len(), n)));
             }
             if let Some(x) = v.iter().find(|x| !(lo..=hi).contains(*x)) {
-                return Err(format!("tensor `{name}`: value {x} is out of range for {}", dt::name(t.data_type)));
+                return Err(Malformed(format!(
+                    "tensor `{name}`: value {x} is out of range for {}",
+                    dt::name(t.data_type)
+                )));
             }
             int(v)?
         }
         dt::INT64 => {
             let v: Vec<i64> = if has_raw {
                 if raw.len() != 8 * n {
-                    return Err(len_err(&name, "raw_data (INT64)", raw.len() / 8, n));
+                    return Err(Malformed(len_err(&name, "raw_data (INT64)", raw.len() / 8, n)));
                 }
                 raw.chunks_exact(8)
                     .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -191,7 +209,7 @@ pub fn decode_tensor(t: &TensorProto) -> Result<Tensor, String> {
                 t.int64_data.clone()
             };
             if v.len() != n {
-                return Err(len_err(&name, "int64_data", v.len(), n));
+                return Err(Malformed(len_err(&name, "int64_data", v.len(), n)));
             }
             int(v)?
         }
@@ -201,22 +219,26 @@ pub fn decode_tensor(t: &TensorProto) -> Result<Tensor, String> {
             let nbytes = n.div_ceil((8 / bits) as usize);
             let v = if has_raw {
                 if raw.len() != nbytes {
-                    return Err(len_err(&name, "packed raw_data (bytes)", raw.len(), nbytes));
+                    return Err(Malformed(len_err(&name, "packed raw_data (bytes)", raw.len(), nbytes)));
                 }
                 unpack(raw.iter().copied(), bits, signed, n)
             } else {
                 if t.int32_data.len() != nbytes {
-                    return Err(len_err(&name, "packed int32_data (entries)", t.int32_data.len(), nbytes));
+                    return Err(Malformed(len_err(&name, "packed int32_data (entries)", t.int32_data.len(), nbytes)));
                 }
                 if let Some(x) = t.int32_data.iter().find(|x| !(0..=255).contains(*x)) {
-                    return Err(format!("tensor `{name}`: packed int32_data entry {x} is not a byte"));
+                    return Err(Malformed(format!("tensor `{name}`: packed int32_data entry {x} is not a byte")));
                 }
                 unpack(t.int32_data.iter().map(|&x| x as u8), bits, signed, n)
             };
             int(v)?
         }
         other => {
-            return Err(format!("tensor `{name}` has type {}, which the importer does not support", dt::name(other)))
+            return Err(Unsupported(format!(
+                "tensor `{name}` has element type {}, which quiver does not support (supported: FLOAT, INT8/UINT8, \
+                 INT16/UINT16, INT4/UINT4, INT2/UINT2, INT32, INT64, BOOL)",
+                dt::name(other)
+            )))
         }
     };
     Ok(Tensor { name, data_type: t.data_type, dims, data })
@@ -574,19 +596,19 @@ mod tests {
     fn bad_tensors_are_errors() {
         let mut a = tp(dt::FLOAT, vec![3]);
         a.raw_data = vec![0; 11];
-        assert!(decode_tensor(&a).unwrap_err().contains("dims need 3"));
+        assert!(decode_tensor(&a).unwrap_err().to_string().contains("dims need 3"));
         let mut b = tp(dt::UINT8, vec![1]);
         b.int32_data = vec![256];
-        assert!(decode_tensor(&b).unwrap_err().contains("out of range"));
+        assert!(decode_tensor(&b).unwrap_err().to_string().contains("out of range"));
         let mut c = tp(dt::FLOAT, vec![1]);
         c.data_location = 1;
-        assert!(decode_tensor(&c).unwrap_err().contains("external"));
+        assert!(decode_tensor(&c).unwrap_err().to_string().contains("external"));
         let d = tp(dt::FLOAT, vec![-1]);
-        assert!(decode_tensor(&d).unwrap_err().contains("negative"));
+        assert!(decode_tensor(&d).unwrap_err().to_string().contains("negative"));
         let e = tp(dt::FLOAT, vec![1 << 20, 1 << 20]);
-        assert!(decode_tensor(&e).unwrap_err().contains("more than"));
+        assert!(decode_tensor(&e).unwrap_err().to_string().contains("more than"));
         let f = tp(8, vec![1]);
-        assert!(decode_tensor(&f).unwrap_err().contains("STRING"));
+        assert!(matches!(decode_tensor(&f), Err(TensorError::Unsupported(m)) if m.contains("STRING")));
     }
 
     /// `clamp` on an image (depthwise 1×1 conv path) and on a vector, exhaustively over uint8.

@@ -3,25 +3,36 @@
 //! `DequantizeLinear`) and in QDQ form (`DequantizeLinear` → float op → `QuantizeLinear`, as
 //! written by ONNX Runtime's `quantize_static(quant_format=QDQ)`), into the sequential IR.
 //!
-//! The semantics imported is what ONNX Runtime's CPU execution provider computes (it fuses QDQ
-//! groups into the same QLinear kernels): every requantization is MLAS's
+//! The semantics imported is what ONNX Runtime 1.32's CPU execution provider computes on x86-64
+//! in a default inference session (batch 1, `ORT_ENABLE_ALL`, no session configuration entries):
+//! QDQ groups are folded exactly when ONNX Runtime fuses them into QLinearConv / QLinearMatMul /
+//! QGemm ([`ort`] states its rules, with their sources), and every requantization is MLAS's
 //! `y = clamp(nearbyint(fl(float(acc + int_bias) · scale)) + y_zp)` with
 //! `scale = fl(fl(a_scale · b_scale) / y_scale)` (QGemm: `fl(fl(fl(alpha · a_scale) · b_scale) /
 //! y_scale)`), i.e. [`crate::net::Rescale::Float32`] with float bias 0 and the integer bias in the
-//! layer. The vectors in `benchmarks/models/*.ort.vectors.json` check this against ONNX Runtime
-//! bit for bit. Caveat: they were produced on a CPU with AVX-512 VNNI; on AVX2-only x86 CPUs
-//! MLAS's u8s8 kernel (`vpmaddubsw`) can saturate int16 pair sums, which no exact model of the
-//! graph reproduces.
+//! layer. A group ONNX Runtime leaves in float (DequantizeLinear → float op → QuantizeLinear) is
+//! refused by name ([`OnnxError::NotReproducible`]): quiver cannot reproduce float summation order.
+//! So is a uint8 × int8 kernel whose int16 pair sums could saturate on x86 CPUs without VNNI
+//! (MLAS's `vpmaddubsw` kernels), unless [`ImportOptions`] says the CPU has VNNI.
+//!
+//! The conformance suite (`scripts/onnx/conformance.py`, `tests/onnx_conformance.rs`) checks
+//! this against the real runtime on thousands of random graphs; the vectors in
+//! `benchmarks/models/*.ort.vectors.json` (recorded on a CPU with AVX-512 VNNI) and
+//! `tests/data/onnx/` on real models.
 //!
 //! Anything that cannot be mapped exactly is refused with an error naming the node; unsupported
 //! operators, dynamic shapes and float-only models are reported together in one error.
 
+mod emit;
 pub mod graph;
+pub mod ort;
 pub mod proto;
 mod qdq;
 mod qoperator;
 
-use graph::{decode_tensor, ir_shape, Builder, QParams, Tensor};
+pub use ort::{ImportOptions, Rule, U8S8};
+
+use graph::{decode_tensor, ir_shape, Builder, QParams, Tensor, TensorError};
 use prost::Message;
 use proto::{data_type as dt, DimValue, ModelProto, NodeProto};
 use std::collections::{HashMap, HashSet};
@@ -31,14 +42,15 @@ use thiserror::Error;
 use crate::net::validate::ValidationError;
 use crate::net::{Input, InputQuantize, Network, Quant};
 
-/// Why an ONNX model could not be imported.
+/// Why an ONNX model could not be imported. No variant repeats another error's message as its
+/// `source()`, so an error chain prints each message once.
 #[derive(Debug, Error)]
 pub enum OnnxError {
-    #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot read: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     /// An error in a named file.
-    #[error("{path}: {source}")]
-    File { path: PathBuf, source: Box<OnnxError> },
+    #[error("{path}: {error}")]
+    File { path: PathBuf, error: Box<OnnxError> },
     /// The bytes are not a protobuf of the expected message.
     #[error("not a valid ONNX protobuf ({what}): {message}")]
     Decode { what: &'static str, message: String },
@@ -51,21 +63,97 @@ pub enum OnnxError {
     /// A node that cannot be mapped exactly onto the IR.
     #[error("node `{node}` ({op}): {message}")]
     Node { node: String, op: String, message: String },
+    /// A node that ONNX Runtime executes in a way quiver cannot reproduce bit for bit (in float,
+    /// or with CPU-dependent integer arithmetic), refused by name; `rule` says which of ONNX
+    /// Runtime's rules applies ([`Rule::source`]).
+    #[error("{pattern} `{node}`: {message}")]
+    NotReproducible { node: String, op: String, pattern: String, rule: Rule, message: String },
     /// The imported network failed validation.
     #[error("imported network is invalid: {0}")]
-    Invalid(#[from] ValidationError),
+    Invalid(ValidationError),
+}
+
+impl From<ValidationError> for OnnxError {
+    fn from(e: ValidationError) -> Self {
+        OnnxError::Invalid(e)
+    }
+}
+
+impl OnnxError {
+    /// The error itself, without the file it came from.
+    pub fn inner(&self) -> &OnnxError {
+        match self {
+            OnnxError::File { error, .. } => error.inner(),
+            e => e,
+        }
+    }
+
+    /// The node a node error or a refusal names (an [`OnnxError::Unsupported`] list names its
+    /// nodes in its text).
+    pub fn node(&self) -> Option<&str> {
+        match self.inner() {
+            OnnxError::Node { node, .. } | OnnxError::NotReproducible { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    /// The rule of a refusal ([`OnnxError::NotReproducible`]).
+    pub fn rule(&self) -> Option<Rule> {
+        match self.inner() {
+            OnnxError::NotReproducible { rule, .. } => Some(*rule),
+            _ => None,
+        }
+    }
+}
+
+/// An error of one node, before the driver names it.
+#[derive(Debug)]
+pub(crate) enum NodeErr {
+    Msg(String),
+    Refuse { pattern: String, rule: Rule, message: String },
+}
+
+impl From<String> for NodeErr {
+    fn from(s: String) -> Self {
+        NodeErr::Msg(s)
+    }
+}
+
+impl From<&str> for NodeErr {
+    fn from(s: &str) -> Self {
+        NodeErr::Msg(s.to_string())
+    }
+}
+
+impl From<TensorError> for NodeErr {
+    fn from(e: TensorError) -> Self {
+        NodeErr::Msg(e.to_string())
+    }
+}
+
+pub(crate) type Res<T> = Result<T, NodeErr>;
+
+/// Refuse a node: ONNX Runtime executes `pattern` in a way quiver cannot reproduce (`rule`).
+pub(crate) fn refuse<T>(pattern: &str, rule: Rule, message: impl Into<String>) -> Res<T> {
+    Err(NodeErr::Refuse { pattern: pattern.to_string(), rule, message: message.into() })
+}
+
+/// Read and import an `.onnx` file (default [`ImportOptions`]).
+pub fn load(path: &Path) -> Result<Network, OnnxError> {
+    load_with(path, &ImportOptions::default())
 }
 
 /// Read and import an `.onnx` file.
-pub fn load(path: &Path) -> Result<Network, OnnxError> {
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.to_path_buf(), source })?;
+pub fn load_with(path: &Path, options: &ImportOptions) -> Result<Network, OnnxError> {
+    let bytes = std::fs::read(path).map_err(|error| OnnxError::Io { path: path.to_path_buf(), error })?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    from_bytes(&bytes, &name).map_err(|e| OnnxError::File { path: path.to_path_buf(), source: Box::new(e) })
+    from_bytes_with(&bytes, &name, &[], options)
+        .map_err(|e| OnnxError::File { path: path.to_path_buf(), error: Box::new(e) })
 }
 
 /// Import a serialized `ModelProto`; `name` is the network's name if the graph has none.
 pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Network, OnnxError> {
-    from_bytes_with_inputs(bytes, name, &[])
+    from_bytes_with(bytes, name, &[], &ImportOptions::default())
 }
 
 /// As [`from_bytes`], binding graph inputs to constants: `bound[k] = Some(t)` makes graph input
@@ -73,16 +161,29 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Network, OnnxError> {
 /// (their scales, zero points and weights are graph inputs, stored in `input_k.pb`). The one
 /// graph input left unbound (and not an initializer) is the network's input.
 pub fn from_bytes_with_inputs(bytes: &[u8], name: &str, bound: &[Option<Tensor>]) -> Result<Network, OnnxError> {
+    from_bytes_with(bytes, name, bound, &ImportOptions::default())
+}
+
+/// [`from_bytes_with_inputs`] with explicit [`ImportOptions`].
+pub fn from_bytes_with(
+    bytes: &[u8],
+    name: &str,
+    bound: &[Option<Tensor>],
+    options: &ImportOptions,
+) -> Result<Network, OnnxError> {
     let model =
         ModelProto::decode(bytes).map_err(|e| OnnxError::Decode { what: "ModelProto", message: e.to_string() })?;
-    import(&model, name, bound)
+    import(&model, name, bound, options)
 }
 
 /// Decode one serialized `TensorProto` (e.g. a conformance test's `input_0.pb`).
 pub fn read_tensor(bytes: &[u8]) -> Result<Tensor, OnnxError> {
     let t = proto::TensorProto::decode(bytes)
         .map_err(|e| OnnxError::Decode { what: "TensorProto", message: e.to_string() })?;
-    decode_tensor(&t).map_err(OnnxError::Malformed)
+    decode_tensor(&t).map_err(|e| match e {
+        TensorError::Unsupported(m) => OnnxError::Unsupported(vec![m]),
+        TensorError::Malformed(m) => OnnxError::Malformed(m),
+    })
 }
 
 /// Operators the importer maps (domain "" unless prefixed).
@@ -142,8 +243,15 @@ fn known_refusal(op: &str) -> Option<&'static str> {
     }
 }
 
+/// The operator of a node: its op type, prefixed by its domain unless that is the default one.
+/// com.microsoft QuantizeLinear/DequantizeLinear (which onnxruntime.quantization writes for 16-bit
+/// and 4-bit types at older opsets) are the standard operators: ONNX Runtime treats them alike
+/// (`MatchQNode`/`MatchDQNode` in qdq_util.cc accept domain com.microsoft, version 1).
 pub(crate) fn op_key(n: &NodeProto) -> String {
-    if n.domain.is_empty() || n.domain == "ai.onnx" {
+    if n.domain.is_empty()
+        || n.domain == "ai.onnx"
+        || (n.domain == "com.microsoft" && matches!(n.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear"))
+    {
         n.op_type.clone()
     } else {
         format!("{}:{}", n.domain, n.op_type)
@@ -160,11 +268,18 @@ pub(crate) enum Value {
     /// An integer tensor of the network: IR tensor index and ONNX dims.
     Int { t: usize, dims: Vec<usize> },
     /// `DequantizeLinear(Int)` (per-tensor; same zero point as the tensor, `scale` its own).
-    Deq { t: usize, dims: Vec<usize>, scale: f32 },
+    /// `dq` is the DequantizeLinear node that produced it directly (`None` once a float op such as
+    /// Flatten or Relu has been applied: ONNX Runtime then no longer sees a QDQ group).
+    Deq { t: usize, dims: Vec<usize>, scale: f32, dq: Option<usize> },
     /// A constant.
     Const(Tensor),
+    /// A constant the importer cannot decode (e.g. an element type it does not support); an error
+    /// only if a node uses it.
+    Bad(String),
     /// `DequantizeLinear` of a constant (QDQ weights and biases).
-    ConstDeq { q: Tensor, params: QParams, axis: i64 },
+    /// `explicit_zp`: the DequantizeLinear has a zero-point input (ONNX Runtime's QGemm fusion
+    /// requires one).
+    ConstDeq { q: Tensor, params: QParams, axis: i64, explicit_zp: bool },
 }
 
 /// The import state.
@@ -176,18 +291,24 @@ pub(crate) struct Ctx<'a> {
     pub skip: HashSet<usize>,
     pub b: Builder,
     pub input: Option<Input>,
+    pub options: ImportOptions,
+    /// Int8 QuantizeLinear outputs ONNX Runtime rewrites to uint8 ([`ort::s8_to_u8_pairs`]).
+    pub s8_to_u8: HashSet<String>,
 }
-
-type Res<T> = Result<T, String>;
 
 impl<'a> Ctx<'a> {
     pub fn value(&self, name: &str) -> Res<&Value> {
         if name.is_empty() {
             return Err("a required input is missing (empty name)".into());
         }
-        self.values.get(name).ok_or_else(|| {
-            format!("input `{name}` is neither an initializer, a graph input nor the output of an earlier node")
-        })
+        match self.values.get(name) {
+            Some(Value::Bad(why)) => Err(NodeErr::Msg(why.clone())),
+            Some(v) => Ok(v),
+            None => Err(format!(
+                "input `{name}` is neither an initializer, a graph input nor the output of an earlier node"
+            )
+            .into()),
+        }
     }
 
     /// Optional input `i` of `n` (absent or empty name → `None`).
@@ -200,7 +321,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn input(&self, n: &NodeProto, i: usize) -> Res<&Value> {
-        self.opt_input(n, i)?.ok_or_else(|| format!("required input {i} is missing"))
+        self.opt_input(n, i)?.ok_or_else(|| format!("required input {i} is missing").into())
     }
 
     /// A constant input (initializer, bound graph input or `Constant` output).
@@ -210,7 +331,8 @@ impl<'a> Ctx<'a> {
             _ => Err(format!(
                 "{what} (`{}`) must be a constant (initializer); computed values are not supported",
                 n.input.get(i).map(String::as_str).unwrap_or("")
-            )),
+            )
+            .into()),
         }
     }
 
@@ -239,7 +361,9 @@ impl<'a> Ctx<'a> {
                 })?;
                 let q = q.unwrap_or(Quant { dtype, scale: 1.0, zero_point: 0 });
                 if q.dtype != dtype {
-                    return Err(format!("the input's zero point type {} differs from the input type {dtype}", q.dtype));
+                    return Err(
+                        format!("the input's zero point type {} differs from the input type {dtype}", q.dtype).into()
+                    );
                 }
                 self.set_input(&dims, q)?;
                 let name = n.input[i].clone();
@@ -254,14 +378,15 @@ impl<'a> Ctx<'a> {
                         return Err(format!(
                             "the input's quantization ({} zero point {}) differs from the tensor's ({} zero point {})",
                             q.dtype, q.zero_point, have.dtype, have.zero_point
-                        ));
+                        )
+                        .into());
                     }
                 }
                 Ok((t, dims))
             }
             Value::FloatInput { .. } => Err("the float graph input must first go through QuantizeLinear".into()),
             Value::Deq { .. } => Err("expects an integer tensor but gets a dequantized (float) one".into()),
-            Value::Const(_) | Value::ConstDeq { .. } => {
+            Value::Const(_) | Value::ConstDeq { .. } | Value::Bad(_) => {
                 Err("a constant data input is not supported (the data input must come from the graph input)".into())
             }
         }
@@ -272,7 +397,8 @@ impl<'a> Ctx<'a> {
             return Err(format!(
                 "tensor `{name}` is used after later tensors were computed; the IR is a chain (branches and \
                  skip connections are not supported)"
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -337,9 +463,26 @@ fn graph_input_dims(vi: &proto::ValueInfoProto, problems: &mut Vec<String>) -> O
     Some((tt.elem_type, dims))
 }
 
-fn import(model: &ModelProto, name: &str, bound: &[Option<Tensor>]) -> Result<Network, OnnxError> {
+fn import(
+    model: &ModelProto,
+    name: &str,
+    bound: &[Option<Tensor>],
+    options: &ImportOptions,
+) -> Result<Network, OnnxError> {
     let g = model.graph.as_ref().ok_or_else(|| OnnxError::Malformed("the model has no graph".into()))?;
     let mut problems = Vec::new();
+    // The rules are those of the opsets the conformance suite checks (ort::OPSETS).
+    for o in &model.opset_import {
+        if (o.domain.is_empty() || o.domain == "ai.onnx") && !ort::OPSETS.contains(&o.version) {
+            problems.push(format!(
+                "default-domain opset {} is outside the opsets {}..={} whose ONNX Runtime behaviour quiver's import \
+                 rules are checked against",
+                o.version,
+                ort::OPSETS.start(),
+                ort::OPSETS.end()
+            ));
+        }
+    }
     if !g.sparse_initializer.is_empty() {
         problems.push("sparse initializers are not supported".to_string());
     }
@@ -367,9 +510,14 @@ fn import(model: &ModelProto, name: &str, bound: &[Option<Tensor>]) -> Result<Ne
     }
     // Constants and inputs.
     let mut values: HashMap<String, Value> = HashMap::new();
+    // Initializers are decoded here, but one that cannot be decoded is an error only if a node
+    // uses it (unused initializers of any type are ignored).
     for t in &g.initializer {
-        let d = decode_tensor(t).map_err(OnnxError::Malformed)?;
-        values.insert(t.name.clone(), Value::Const(d));
+        let v = match decode_tensor(t) {
+            Ok(d) => Value::Const(d),
+            Err(e) => Value::Bad(e.to_string()),
+        };
+        values.insert(t.name.clone(), v);
     }
     if bound.len() > g.input.len() {
         return Err(OnnxError::Malformed(format!(
@@ -443,19 +591,26 @@ fn import(model: &ModelProto, name: &str, bound: &[Option<Tensor>]) -> Result<Ne
             consumers.entry(inp.clone()).or_default().push(i);
         }
     }
+    let graph_outputs: HashSet<String> = g.output.iter().map(|o| o.name.clone()).collect();
     let mut ctx = Ctx {
         nodes: &g.node,
         values,
         consumers,
-        graph_outputs: g.output.iter().map(|o| o.name.clone()).collect(),
+        graph_outputs,
         skip: HashSet::new(),
         b: Builder::default(),
         input: None,
+        options: *options,
+        s8_to_u8: HashSet::new(),
     };
-    let node_err = |i: usize, n: &NodeProto, message: String| OnnxError::Node {
-        node: if n.name.is_empty() { format!("#{i}") } else { n.name.clone() },
-        op: op_key(n),
-        message,
+    let node_err = |i: usize, n: &NodeProto, e: NodeErr| {
+        let node = if n.name.is_empty() { format!("#{i}") } else { n.name.clone() };
+        match e {
+            NodeErr::Msg(message) => OnnxError::Node { node, op: op_key(n), message },
+            NodeErr::Refuse { pattern, rule, message } => {
+                OnnxError::NotReproducible { node, op: op_key(n), pattern, rule, message }
+            }
+        }
     };
     // Constant folding first, so that the QDQ folding can look ahead at QuantizeLinear
     // parameters computed by later nodes (PyTorch's exporter emits them after the float op).
@@ -464,21 +619,32 @@ fn import(model: &ModelProto, name: &str, bound: &[Option<Tensor>]) -> Result<Ne
         let all_const = n.input.iter().all(|s| s.is_empty() || matches!(ctx.values.get(s), Some(Value::Const(_))));
         let r = match key.as_str() {
             "Constant" => constant(&mut ctx, n),
-            "Cast" | "ConstantOfShape" if all_const => qoperator::node(&mut ctx, i, n),
+            "Cast" | "ConstantOfShape" if all_const => node(&mut ctx, i, n),
             _ => continue,
         };
-        r.map_err(|m| node_err(i, n, m))?;
+        r.map_err(|e| node_err(i, n, e))?;
         ctx.skip.insert(i);
     }
+    ctx.s8_to_u8 = ort::s8_to_u8_pairs(&g.node, &ctx.values, &ctx.consumers, &ctx.graph_outputs);
     for (i, n) in g.node.iter().enumerate() {
         if ctx.skip.contains(&i) {
             continue;
         }
-        qoperator::node(&mut ctx, i, n).map_err(|m| node_err(i, n, m))?;
+        node(&mut ctx, i, n).map_err(|e| node_err(i, n, e))?;
     }
 
-    // The output.
+    // The output. Errors about it name the node that produces it.
     let out_name = &g.output[0].name;
+    let out_err = |message: String| -> OnnxError {
+        match g.node.iter().enumerate().find(|(_, n)| n.output.iter().any(|o| o == out_name)) {
+            Some((i, n)) => OnnxError::Node {
+                node: if n.name.is_empty() { format!("#{i}") } else { n.name.clone() },
+                op: op_key(n),
+                message,
+            },
+            None => OnnxError::Malformed(message),
+        }
+    };
     let input = ctx.input.clone().ok_or_else(|| OnnxError::Malformed("the graph input is never used".into()))?;
     let t = match ctx.values.get(out_name) {
         Some(Value::Int { t, .. }) => *t,
@@ -492,15 +658,16 @@ fn import(model: &ModelProto, name: &str, bound: &[Option<Tensor>]) -> Result<Ne
                 Some(crate::net::Layer::Conv2d(c)) if is_last => c.output.scale = s,
                 _ if same => {}
                 _ => {
-                    return Err(OnnxError::Malformed(format!(
-                        "the output DequantizeLinear's scale {scale} differs from the output tensor's"
+                    return Err(out_err(format!(
+                        "the output DequantizeLinear's scale {scale} differs from the scale of the tensor it \
+                         dequantizes, which the IR cannot represent after a layer without its own output scale"
                     )))
                 }
             }
             t
         }
         Some(_) => {
-            return Err(OnnxError::Malformed(format!(
+            return Err(out_err(format!(
                 "graph output `{out_name}` is not a quantized tensor computed from the input (float ops must be \
                  followed by QuantizeLinear)"
             )))
@@ -508,20 +675,34 @@ fn import(model: &ModelProto, name: &str, bound: &[Option<Tensor>]) -> Result<Ne
         None => return Err(OnnxError::Malformed(format!("graph output `{out_name}` is not produced by any node"))),
     };
     if t != ctx.b.last() {
-        return Err(OnnxError::Malformed(format!(
-            "graph output `{out_name}` is not the last computed tensor (the IR is a chain)"
-        )));
+        return Err(out_err(format!("graph output `{out_name}` is not the last computed tensor (the IR is a chain)")));
     }
     Ok(Network::new(name, input, ctx.b.layers)?)
 }
 
-/// `Constant` nodes (the `value` attribute only).
+/// Dispatch one node.
+fn node(ctx: &mut Ctx, i: usize, n: &NodeProto) -> Res<()> {
+    match op_key(n).as_str() {
+        "QuantizeLinear" => qoperator::quantize_linear(ctx, n),
+        "DequantizeLinear" => qoperator::dequantize_linear(ctx, i, n),
+        "Gemm" | "MatMul" | "Conv" => qdq::fold(ctx, n),
+        _ => qoperator::node(ctx, n),
+    }
+}
+
+/// `Constant` nodes (the `value` attribute only). A value the importer cannot decode is an error
+/// only if a node uses it.
 fn constant(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let a = graph::Attrs { node: n };
     let t = a.tensor("value")?.ok_or("only Constant nodes with a `value` tensor attribute are supported")?;
-    let mut d = decode_tensor(t)?;
-    if let Some(o) = n.output.first() {
-        d.name = o.clone();
-    }
-    ctx.set(n, Value::Const(d))
+    let v = match decode_tensor(t) {
+        Ok(mut d) => {
+            if let Some(o) = n.output.first() {
+                d.name = o.clone();
+            }
+            Value::Const(d)
+        }
+        Err(e) => Value::Bad(e.to_string()),
+    };
+    ctx.set(n, v)
 }

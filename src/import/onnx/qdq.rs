@@ -1,24 +1,41 @@
-//! QDQ folding: `DequantizeLinear(x) → Gemm/MatMul/Conv(· , DequantizeLinear(W), DequantizeLinear(B))
-//! [→ Relu] → QuantizeLinear` becomes the integer op ONNX Runtime's CPU execution provider fuses
-//! it into (QGemm, QLinearMatMul, QLinearConv), with the same MLAS requantization. Anything else
-//! around a float op is refused, naming the node: ONNX Runtime would run it in float, which the
-//! IR cannot express exactly.
+//! QDQ folding: `DequantizeLinear(x) → Conv/MatMul/Gemm(·, DequantizeLinear(W), DequantizeLinear(B))
+//! [→ Relu/Clip] → QuantizeLinear` becomes the integer op ONNX Runtime's CPU execution provider
+//! fuses it into (QLinearConv, QLinearMatMul, com.microsoft QGemm; `qdq_actions.cc`), with the
+//! same MLAS requantization — exactly when ONNX Runtime's selectors fuse the group
+//! (`qdq_selectors.cc`, see [`super::ort`]). Every group they leave in float
+//! (DequantizeLinear → float op → QuantizeLinear) is refused by name: quiver cannot reproduce
+//! float summation order.
 
-use super::graph::{mlas_rescales, QParams, Tensor};
+use super::emit::{emit_conv, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW, Kernel, MatMul};
+use super::graph::{mlas_rescales, qtype_of, Attrs, QParams, Tensor};
+use super::ort::Rule;
 use super::proto::{data_type as dt, NodeProto};
-use super::qoperator::{emit_conv, emit_matmul, out_of, ConvW, MatMul};
-use super::{op_key, Ctx, Res, Value};
+use super::{op_key, refuse, Ctx, Res, Value};
 use crate::net::{QType, Quant};
 
-/// A dequantized constant input: integers, parameters, axis.
-fn const_deq<'v>(ctx: &'v Ctx, n: &NodeProto, i: usize, what: &str) -> Res<(&'v Tensor, &'v QParams, i64)> {
+/// A dequantized constant input: integers, parameters, axis. Anything else means ONNX Runtime
+/// does not see a QDQ group (`NodeGroupSelector::CheckQDQNodes`: every input must come from a
+/// DequantizeLinear) and runs the op in float.
+fn const_deq<'v>(
+    ctx: &'v Ctx,
+    n: &NodeProto,
+    i: usize,
+    what: &str,
+    pattern: &str,
+    rule: Rule,
+) -> Res<(&'v Tensor, &'v QParams, i64)> {
     match ctx.input(n, i)? {
-        Value::ConstDeq { q, params, axis } => Ok((q, params, *axis)),
-        Value::Const(_) => Err(format!(
-            "{what} is a float constant, not DequantizeLinear of an integer one; ONNX Runtime runs this node in \
-             float, which the IR cannot express exactly"
-        )),
-        _ => Err(format!("{what} must be a (dequantized) constant")),
+        Value::ConstDeq { q, params, axis, .. } => Ok((q, params, *axis)),
+        Value::Const(_) => refuse(
+            pattern,
+            rule,
+            format!(
+                "{what} is a float constant, not DequantizeLinear of an integer one: ONNX Runtime does not fuse the \
+                 group and runs {} in float, which quiver cannot reproduce exactly",
+                n.op_type
+            ),
+        ),
+        _ => Err(format!("{what} must be a (dequantized) constant").into()),
     }
 }
 
@@ -31,106 +48,337 @@ fn check_axis(p: &QParams, axis: i64, rank: usize, want_axis: usize, what: &str)
     if a != want_axis as i64 {
         return Err(format!(
             "{what} is quantized per axis {axis}; only per-output-channel (axis {want_axis}) is supported"
-        ));
+        )
+        .into());
     }
     Ok(())
 }
 
-/// The integer bias of a fused op: DequantizeLinear of an INT32 constant. ONNX Runtime's fused
-/// kernels add these integers to the accumulator as they are (the bias scale is not used).
-fn bias(ctx: &Ctx, n: &NodeProto, i: usize) -> Res<Option<Vec<i64>>> {
+/// The integer bias of a fused op: DequantizeLinear of an INT32 constant (`GemmNodeGroupSelector`,
+/// `ConvNodeGroupSelector`: `dt_bias == INT32`). ONNX Runtime's fused kernels add these
+/// integers to the accumulator as they are (the bias scale is not used).
+fn bias(ctx: &Ctx, n: &NodeProto, i: usize, pattern: &str) -> Res<Option<Vec<i64>>> {
     if ctx.opt_input(n, i)?.is_none() {
         return Ok(None);
     }
-    let (q, p, _) = const_deq(ctx, n, i, "the bias")?;
+    let (q, p, _) = const_deq(ctx, n, i, "the bias", pattern, Rule::Bias)?;
     if q.data_type != dt::INT32 {
-        return Err(format!("the bias has type {}, expected INT32", dt::name(q.data_type)));
+        return refuse(
+            pattern,
+            Rule::Bias,
+            format!(
+                "the bias is DequantizeLinear of a {} constant, not INT32: ONNX Runtime does not fuse the group and \
+                 runs {} in float",
+                dt::name(q.data_type),
+                n.op_type
+            ),
+        );
     }
     if p.zero_point.iter().any(|&z| z != 0) {
         return Err("the bias has a non-zero zero point".into());
     }
-    super::qoperator::int32_bias(q).map(Some)
+    int32_bias(q).map(Some)
 }
 
-/// Fold the float node `n` (node index `i`) with its QuantizeLinear.
-pub(super) fn fold(ctx: &mut Ctx, i: usize, n: &NodeProto) -> Res<()> {
+/// `ConvNodeGroupSelector::Check` fuses a Conv with a bias only if the bias DequantizeLinear's
+/// scale equals input scale × weight scale (per output channel) within 1 % (`CheckConvBiasScale`,
+/// microsoft/onnxruntime#28229; QLinearConv uses the int32 bias as if it had that scale). quiver
+/// accepts only matches within 0.1 %, safely inside ONNX Runtime's tolerance, and refuses the rest
+/// (ONNX Runtime runs those Convs in float, or fuses borderline ones).
+fn conv_bias_scale(ctx: &Ctx, n: &NodeProto, a_s: f32, w_s: &[f32], pattern: &str) -> Res<()> {
+    let Some(Value::ConstDeq { params, .. }) = ctx.opt_input(n, 2)? else { return Ok(()) };
+    let b_s = &params.scale;
+    let m = w_s.len().max(b_s.len());
+    if (b_s.len() != 1 && b_s.len() != m) || (w_s.len() != 1 && w_s.len() != m) {
+        return refuse(pattern, Rule::Bias, format!("{} bias scales for {} weight scales", b_s.len(), w_s.len()));
+    }
+    for o in 0..m {
+        let want = a_s * w_s[if w_s.len() == 1 { 0 } else { o }];
+        let have = b_s[if b_s.len() == 1 { 0 } else { o }];
+        if (f64::from(have) - f64::from(want)).abs() > 1e-3 * f64::from(want) {
+            return refuse(
+                pattern,
+                Rule::Bias,
+                format!(
+                    "the bias scale {have} of output channel {o} is not input scale × weight scale ({want}): ONNX \
+                     Runtime (CheckConvBiasScale, 1 % tolerance) does not fuse the group and runs Conv in float, which \
+                     quiver cannot reproduce exactly"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The integer type ONNX Runtime's fusion rules see for the tensor named `name` (a QuantizeLinear
+/// output) of declared type `t`: uint8 where `QDQS8ToU8Transformer` rewrote the int8 pair.
+fn ort_type(ctx: &Ctx, name: &str, t: QType) -> QType {
+    if t == QType::INT8 && ctx.s8_to_u8.contains(name) {
+        QType::UINT8
+    } else {
+        t
+    }
+}
+
+/// Bit widths ONNX Runtime does not fuse for Conv/MatMul/Gemm (`allow_16bit = false`,
+/// `allow_4bit = false` in `ConvQDQRules`/`MatMulQDQRules`/`GemmQDQRules`).
+fn check_widths(pattern: &str, op: &str, types: &[(&str, QType)]) -> Res<()> {
+    for (what, t) in types {
+        let bits = t.bits();
+        if bits == 16 {
+            return refuse(
+                pattern,
+                Rule::SixteenBit,
+                format!(
+                    "{what} is {t}: ONNX Runtime 1.32 does not fuse 16-bit QDQ {op} groups and runs {op} in float \
+                     (DequantizeLinear → {op} → QuantizeLinear), which quiver cannot reproduce exactly"
+                ),
+            );
+        }
+        if bits < 8 {
+            return refuse(
+                pattern,
+                Rule::SubByte,
+                format!(
+                    "{what} is {t}: ONNX Runtime 1.32 does not fuse {bits}-bit QDQ {op} groups and runs {op} in float, \
+                     which quiver cannot reproduce exactly"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fold the float node `n` with its DequantizeLinear inputs and QuantizeLinear output.
+pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let op = n.op_type.as_str();
-    let (t, xdims, a_s) = match ctx.input(n, 0)?.clone() {
-        Value::Deq { t, dims, scale } => (t, dims, scale),
+    let pattern = format!("QDQ {op}");
+    let (t, xdims, a_s, dq) = match ctx.input(n, 0)?.clone() {
+        Value::Deq { t, dims, scale, dq } => (t, dims, scale, dq),
         Value::FloatInput { .. } => {
-            return Err(format!("{op} on the float graph input: the model is not quantized here (float-only)"))
+            return Err(format!("{op} on the float graph input: the model is not quantized here (float-only)").into())
         }
         _ => {
             return Err(format!(
                 "{op} is a float operator; it is supported only as DequantizeLinear → {op} → QuantizeLinear (QDQ)"
-            ))
+            )
+            .into())
         }
+    };
+    let Some(dq) = dq else {
+        // ONNX Runtime moves Q/DQ pairs through Reshape, Transpose, Squeeze, Unsqueeze, Slice and
+        // MaxPool-12 (qdq_propagation.cc CanNodePropagate) and may then fuse; through any other op
+        // (Flatten, Relu, Clip, …) the group stays in float. quiver models neither: refused.
+        let producer = ctx.nodes.iter().find(|p| p.output.first() == n.input.first()).map(op_key).unwrap_or_default();
+        let propagates =
+            matches!(producer.as_str(), "Reshape" | "Transpose" | "Squeeze" | "Unsqueeze" | "Slice" | "MaxPool");
+        let what = if propagates {
+            format!(
+                "ONNX Runtime may fuse it after moving the QuantizeLinear/DequantizeLinear pair through the {producer} \
+                 (QDQ propagation), which quiver does not model; place the {producer} between QuantizeLinear and \
+                 DequantizeLinear"
+            )
+        } else {
+            format!(
+                "ONNX Runtime does not fuse such a group and runs {op} in float, which quiver cannot reproduce exactly"
+            )
+        };
+        return refuse(
+            &pattern,
+            Rule::Structure,
+            format!(
+                "its input `{}` is computed by a float {producer} from a DequantizeLinear, not by the DequantizeLinear \
+                 itself: {what}",
+                n.input[0]
+            ),
+        );
     };
     ctx.check_chain(t, &n.input[0])?;
     let xq = ctx.b.quant(t);
+    let a_type = ort_type(ctx, &ctx.nodes[dq].input[0], xq.dtype);
 
-    // The consumer chain: [Relu →] QuantizeLinear.
+    // The consumer chain: [Relu | Clip →] QuantizeLinear (GetQDQSelection, CheckQDQNodes).
     let out = out_of(n)?.to_string();
     let mut skip = Vec::new();
-    let mut relu = false;
-    let mut cur = out.clone();
-    let mut next = ctx.sole_consumer(&cur);
+    let mut act: Option<usize> = None;
+    let mut next = ctx.sole_consumer(&out);
     if let Some(j) = next {
-        if op_key(&ctx.nodes[j]) == "Relu" {
-            relu = true;
+        if matches!(op_key(&ctx.nodes[j]).as_str(), "Relu" | "Clip") {
+            act = Some(j);
             skip.push(j);
-            cur = out_of(&ctx.nodes[j])?.to_string();
-            next = ctx.sole_consumer(&cur);
+            next = ctx.sole_consumer(out_of(&ctx.nodes[j])?);
         }
     }
     let qi = match next {
         Some(j) if op_key(&ctx.nodes[j]) == "QuantizeLinear" => j,
         _ => {
-            return Err(format!(
-                "the output of {op} must feed exactly one QuantizeLinear (optionally through Relu); otherwise ONNX \
-                 Runtime runs it in float, which the IR cannot express exactly"
-            ))
+            return refuse(
+                &pattern,
+                Rule::Structure,
+                format!(
+                    "the output of {op} must feed exactly one QuantizeLinear (optionally through Relu/Clip) and no \
+                     graph output; otherwise ONNX Runtime does not fuse the group into an integer kernel with an \
+                     integer output ({op} runs in float, or QGemm produces float), which quiver cannot reproduce exactly"
+                ),
+            )
         }
     };
     skip.push(qi);
     let qn = &ctx.nodes[qi];
-    let qa = super::graph::Attrs { node: qn };
+    let qa = Attrs { node: qn };
     if qa.int("block_size", 0)? != 0 {
         return Err("the QuantizeLinear after it is blocked".into());
     }
     let default = match qa.int("output_dtype", 0)? {
         0 => QType::UINT8,
-        t => super::graph::qtype_of(t as i32).ok_or("unsupported output_dtype")?,
+        t => qtype_of(t as i32).ok_or("unsupported output_dtype")?,
     };
-    let yp = super::qoperator::params(ctx, qn, 1, 2, default, "output")?;
+    let yp = params(ctx, qn, 1, 2, default, "output")?;
     let yq: Quant = yp.quant("the output QuantizeLinear")?;
     let y_s = yp.scale[0];
-    if relu && yq.zero_point != yq.dtype.min() {
-        return Err(format!(
-            "Relu before a QuantizeLinear whose zero point {} is not the type's minimum: ONNX Runtime keeps the Relu \
-             and runs {op} in float, which the IR cannot express exactly",
-            yq.zero_point
-        ));
-    }
     let q_out = out_of(qn)?.to_string();
+    let y_type = ort_type(ctx, &q_out, yq.dtype);
 
+    // Weights (and bias) must be DequantizeLinear of constants.
+    let (w, wp, axis) = const_deq(ctx, n, 1, "the weight", &pattern, Rule::Structure)?;
+    let (w, wp) = (w.clone(), wp.clone());
+    let w_type = w.qtype()?;
+
+    // Types (ConvNodeGroupSelector, MatMulNodeGroupSelector, GemmNodeGroupSelector::Check).
+    check_widths(&pattern, op, &[("the input", xq.dtype), ("the weight", w_type), ("the output", yq.dtype)])?;
+    if a_type != y_type {
+        return refuse(
+            &pattern,
+            Rule::TypeCombination,
+            format!(
+                "its input is {a_type} but its output {y_type} (as ONNX Runtime sees them after its int8 → uint8 \
+                 rewrite of QuantizeLinear → DequantizeLinear pairs): ONNX Runtime fuses only groups whose input and \
+                 output types agree and runs {op} in float, which quiver cannot reproduce exactly"
+            ),
+        );
+    }
+    if a_type == QType::INT8 && op != "Gemm" {
+        return refuse(
+            &pattern,
+            Rule::TypeCombination,
+            format!(
+                "its input is int8 (not rewritten to uint8 by ONNX Runtime: the DequantizeLinear's input does not come \
+                 from a QuantizeLinear with the same explicit int8 zero point): on x86 ONNX Runtime does not fuse \
+                 int8 {op} groups (QDQIsInt8Allowed() is false) and runs {op} in float, which quiver cannot reproduce \
+                 exactly"
+            ),
+        );
+    }
+    if a_type == QType::INT8 && w_type != QType::INT8 {
+        return refuse(
+            &pattern,
+            Rule::TypeCombination,
+            format!(
+                "int8 input with {w_type} weights: ONNX Runtime fuses int8 inputs only with int8 weights and runs {op} \
+                 in float, which quiver cannot reproduce exactly"
+            ),
+        );
+    }
+
+    // Relu/Clip: only when the QuantizeLinear makes it redundant. ONNX Runtime drops it either in
+    // `ReluQuantFusion` (relu_quantizelinear.cc: an explicit one-element uint8/int8 zero point at
+    // the type's minimum) or in the selector's `IsClipMadeRedundantByQ` (qdq_util.cc: a rank-0
+    // float scale, a rank-0 or absent zero point, and for Clip `rint(bound / scale) + zp` beyond
+    // the type's range); otherwise the group stays in float.
+    let mut relu = false;
+    if let Some(j) = act {
+        let an = &ctx.nodes[j];
+        let rank0 = |k: usize| match qn.input.get(k).filter(|s| !s.is_empty()) {
+            None => Some(k == 2),
+            Some(name) => match ctx.values.get(name) {
+                Some(Value::Const(t)) => Some(t.dims.is_empty()),
+                _ => None,
+            },
+        };
+        let scalars = rank0(1) == Some(true) && rank0(2) == Some(true);
+        let explicit_8bit_zp = qn.input.get(2).is_some_and(|z| !z.is_empty()) && yq.dtype.bits() == 8;
+        if an.op_type == "Relu" {
+            if yq.zero_point != yq.dtype.min() || !(scalars || explicit_8bit_zp) {
+                return refuse(
+                    &pattern,
+                    Rule::Activation,
+                    format!(
+                        "Relu before a QuantizeLinear (zero point {} of {}) that ONNX Runtime does not find to make it \
+                         redundant (the zero point must be the type's minimum, and the scale and zero point scalars \
+                         or the zero point an explicit 8-bit one): ONNX Runtime keeps the Relu and runs {op} in float, \
+                         which quiver cannot reproduce exactly",
+                        yq.zero_point, yq.dtype
+                    ),
+                );
+            }
+            relu = true;
+        } else {
+            let (lo, hi) = float_clip_bounds(ctx, an)?;
+            if !scalars || super::ort::clip_redundant(lo, hi, y_s, yq.zero_point, yq.dtype) != Some(true) {
+                return refuse(
+                    &pattern,
+                    Rule::Activation,
+                    format!(
+                        "Clip [{lo}, {hi}] before a QuantizeLinear (scale {y_s}, zero point {}) that ONNX Runtime does \
+                         not find to make it redundant (the Clip narrows the range, or the scale and zero point are not \
+                         scalars): ONNX Runtime keeps the Clip and runs {op} in float, which quiver cannot reproduce \
+                         exactly",
+                        yq.zero_point
+                    ),
+                );
+            }
+        }
+    }
+
+    let kernel = Kernel { pattern: pattern.clone(), a_type };
     match op {
         "Gemm" | "MatMul" => {
             let (trans_b, alpha) = if op == "Gemm" {
-                let a = super::graph::Attrs { node: n };
+                let a = Attrs { node: n };
+                let has_bias = ctx.opt_input(n, 2)?.is_some();
+                let (alpha, beta) = (a.float("alpha", 1.0)?, a.float("beta", 1.0)?);
+                if has_bias && beta != 1.0 {
+                    return refuse(
+                        &pattern,
+                        Rule::GemmBetaWithBias,
+                        format!(
+                            "beta = {beta} ≠ 1 with a bias is executed in float by ONNX Runtime (QGemm adds the bias \
+                             unscaled); quiver cannot reproduce float GEMM summation order"
+                        ),
+                    );
+                }
+                if has_bias && alpha != 1.0 {
+                    return refuse(
+                        &pattern,
+                        Rule::GemmAlphaWithBias,
+                        format!(
+                            "alpha = {alpha} ≠ 1 with a bias is executed in float by ONNX Runtime (QGemm would scale \
+                             the bias by alpha too); quiver cannot reproduce float GEMM summation order"
+                        ),
+                    );
+                }
                 if a.int("transA", 0)? != 0 {
                     return Err("transA = 1 is not supported".into());
                 }
-                if ctx.opt_input(n, 2)?.is_some() && a.float("beta", 1.0)? != 1.0 {
-                    return Err("beta ≠ 1 is not supported (ONNX Runtime's QGemm adds the bias unscaled)".into());
+                // QGemm takes a_zero_point and b_zero_point as inputs: GemmNodeGroupSelector::Check
+                // does not fuse DequantizeLinear nodes without one (microsoft/onnxruntime#28714).
+                let a_zp = ctx.nodes[dq].input.get(2).is_some_and(|z| !z.is_empty());
+                let b_zp = matches!(ctx.input(n, 1)?, Value::ConstDeq { explicit_zp: true, .. });
+                if !a_zp || !b_zp {
+                    return refuse(
+                        &pattern,
+                        Rule::Structure,
+                        format!(
+                            "the DequantizeLinear of its {} has no zero-point input: ONNX Runtime's QGemm fusion needs \
+                             explicit zero points, so it runs Gemm in float, which quiver cannot reproduce exactly",
+                            if a_zp { "weight" } else { "input" }
+                        ),
+                    );
                 }
-                (a.int("transB", 0)? != 0, Some(a.float("alpha", 1.0)?))
+                (a.int("transB", 0)? != 0, Some(alpha))
             } else {
                 (false, None)
             };
-            let (w, wp, axis) = const_deq(ctx, n, 1, "the weight")?;
-            let (w, wp) = (w.clone(), wp.clone());
-            w.qtype()?;
             check_axis(
                 &wp,
                 axis,
@@ -138,34 +386,24 @@ pub(super) fn fold(ctx: &mut Ctx, i: usize, n: &NodeProto) -> Res<()> {
                 if trans_b { 0 } else { w.dims.len().saturating_sub(1) },
                 "the weight",
             )?;
-            let b = if op == "Gemm" { bias(ctx, n, 2)? } else { None };
+            let b = if op == "Gemm" { bias(ctx, n, 2, &pattern)? } else { None };
             let rescales = mlas_rescales(a_s, &wp.scale, y_s, alpha);
-            emit_matmul(
-                ctx,
-                &q_out,
-                xdims,
-                MatMul { w: &w, trans_b, w_zp: wp.zero_point.clone(), rescales, out: Some(yq), bias: b, relu },
-            )?;
+            let m =
+                MatMul { w: &w, trans_b, w_zp: wp.zero_point.clone(), rescales, out: Some(yq), bias: b, relu, kernel };
+            emit_matmul(ctx, &q_out, xdims, m)?;
         }
         "Conv" => {
-            let (w, wp, axis) = const_deq(ctx, n, 1, "the weight")?;
-            let (w, wp) = (w.clone(), wp.clone());
-            w.qtype()?;
             check_axis(&wp, axis, w.dims.len(), 0, "the weight")?;
-            let b = bias(ctx, n, 2)?;
+            let b = bias(ctx, n, 2, &pattern)?;
+            if b.is_some() {
+                conv_bias_scale(ctx, n, a_s, &wp.scale, &pattern)?;
+            }
             let rescales = mlas_rescales(a_s, &wp.scale, y_s, None);
-            emit_conv(
-                ctx,
-                n,
-                &q_out,
-                xdims,
-                xq,
-                ConvW { w: &w, w_zp: wp.zero_point.clone(), rescales, out: Some(yq), bias: b, relu },
-            )?;
+            let c = ConvW { w: &w, w_zp: wp.zero_point.clone(), rescales, out: Some(yq), bias: b, relu, kernel };
+            emit_conv(ctx, n, &q_out, xdims, xq, c)?;
         }
-        _ => return Err(format!("{op} cannot be folded")),
+        _ => return Err(format!("{op} cannot be folded").into()),
     }
-    let _ = i;
     ctx.skip.extend(skip);
     Ok(())
 }

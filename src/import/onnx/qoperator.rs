@@ -1,42 +1,48 @@
-//! QOperator nodes (integer in, integer out) and the layer emitters the QDQ folding shares.
+//! QOperator nodes (integer in, integer out: QuantizeLinear, QLinearMatMul, QLinearConv,
+//! com.microsoft QGemm, MatMulInteger, ConvInteger, integer Relu/Clip/MaxPool, shape ops) and the
+//! DequantizeLinear/QuantizeLinear ends of QDQ graphs. The integer kernels are those of ONNX
+//! Runtime's CPU execution provider: `core/providers/cpu/quantization/qlinearconv.cc`,
+//! `core/providers/cpu/math/quantize_linear_matmul.cc`, `contrib_ops/cpu/quantization/quant_gemm.cc`,
+//! `core/providers/cpu/math/matmul_integer.cc`, `core/providers/cpu/nn/conv_integer.cc`, all on
+//! MLAS (see [`super::ort`]).
 
+use super::emit::{emit_conv, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW, Kernel, MatMul};
 use super::graph::{ir_shape, mlas_rescales, qtype_of, window, Attrs, Data, QParams, Tensor};
+use super::ort::Rule;
 use super::proto::{data_type as dt, NodeProto};
-use super::{op_key, qdq, Ctx, Res, Value};
+use super::{op_key, refuse, Ctx, Res, Value};
 use crate::net::validate::MAX_ELEMENTS;
-use crate::net::{Conv2d, Dense, Layer, MaxPool2d, QType, Quant, Requant, Rescale};
+use crate::net::{Layer, MaxPool2d, QType, Quant};
 
-/// Dispatch one node.
-pub(super) fn node(ctx: &mut Ctx, i: usize, n: &NodeProto) -> Res<()> {
+/// Dispatch a node other than QuantizeLinear, DequantizeLinear and the QDQ float ops.
+pub(super) fn node(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     match op_key(n).as_str() {
-        "QuantizeLinear" => quantize_linear(ctx, n),
-        "DequantizeLinear" => dequantize_linear(ctx, n),
         "QLinearMatMul" => qlinear_matmul(ctx, n),
         "com.microsoft:QGemm" => qgemm(ctx, n),
         "QLinearConv" => qlinear_conv(ctx, n),
         "MatMulInteger" => matmul_integer(ctx, n),
         "ConvInteger" => conv_integer(ctx, n),
         "Relu" | "Clip" | "MaxPool" | "Flatten" | "Reshape" | "Identity" => elementwise(ctx, n),
-        "Gemm" | "MatMul" | "Conv" => qdq::fold(ctx, i, n),
         "Cast" => cast(ctx, n),
         "ConstantOfShape" => constant_of_shape(ctx, n),
-        other => Err(format!("operator {other} is not supported")),
+        other => Err(format!("operator {other} is not supported").into()),
     }
 }
 
-/// The name of the node's (first) output.
-pub(super) fn out_of(n: &NodeProto) -> Res<&str> {
-    n.output.first().map(String::as_str).filter(|s| !s.is_empty()).ok_or_else(|| "the node has no output".to_string())
+/// A scale with which ONNX Runtime's float QuantizeLinear/DequantizeLinear steps round-trip every
+/// integer of a 16-bit type exactly (`fl(fl((x − zp)·s)/s) = x − zp` for `|x − zp| < 2¹⁶`): a
+/// normal binary32 number, small enough that `65535·s` is finite.
+fn check_scale(s: f32, what: &str) -> Res<()> {
+    if !s.is_normal() || s > 1e30 {
+        return Err(format!(
+            "{what} scale {s:e} is subnormal or too large: ONNX Runtime's float steps with it are not reproduced exactly"
+        )
+        .into());
+    }
+    Ok(())
 }
 
-/// Scale/zero-point pair from inputs `si`, `zi` of `n` (`zi` optional → ONNX default 0 of `default`).
-pub(super) fn params(ctx: &Ctx, n: &NodeProto, si: usize, zi: usize, default: QType, what: &str) -> Res<QParams> {
-    let s = ctx.const_input(n, si, &format!("{what} scale"))?;
-    let z = ctx.opt_const(n, zi, &format!("{what} zero point"))?;
-    QParams::read(s, z, default).map_err(|e| format!("{what}: {e}"))
-}
-
-fn quantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+pub(super) fn quantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let a = Attrs { node: n };
     if a.int("block_size", 0)? != 0 {
         return Err("blocked quantization (block_size) cannot be expressed: the IR input has one scale".into());
@@ -48,12 +54,16 @@ fn quantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     };
     let p = params(ctx, n, 1, 2, default, "output")?;
     let q = p.quant("QuantizeLinear")?;
+    check_scale(p.scale[0], "the output")?;
     match ctx.input(n, 0)?.clone() {
         Value::FloatInput { dims } => {
             ctx.set_input(&dims, q)?;
             ctx.set(n, Value::Int { t: 0, dims })
         }
-        Value::Deq { t, dims, scale } => {
+        Value::Deq { t, dims, scale, .. } => {
+            // DequantizeLinear → [shape op, MaxPool, Relu, Clip →] QuantizeLinear with the same
+            // parameters: ONNX Runtime drops the pair or computes the op in float on dequantized
+            // values, which round-trip exactly (check_scale); the integers pass through.
             ctx.check_chain(t, &n.input[0])?;
             let have = ctx.b.quant(t);
             if have.dtype != q.dtype || have.zero_point != q.zero_point || scale != q.scale as f32 {
@@ -61,7 +71,8 @@ fn quantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
                     "requantizes a dequantized tensor to different parameters (scale {} zero point {} {} → scale {} \
                      zero point {} {}); ONNX Runtime computes this in float, which the IR cannot express exactly",
                     scale, have.zero_point, have.dtype, q.scale, q.zero_point, q.dtype
-                ));
+                )
+                .into());
             }
             ctx.set(n, Value::Int { t, dims })
         }
@@ -71,7 +82,7 @@ fn quantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     }
 }
 
-fn dequantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+pub(super) fn dequantize_linear(ctx: &mut Ctx, i: usize, n: &NodeProto) -> Res<()> {
     let a = Attrs { node: n };
     if a.int("block_size", 0)? != 0 {
         return Err("blocked dequantization (block_size) is not supported".into());
@@ -87,7 +98,8 @@ fn dequantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
             q.ints()?;
             let dtype = qtype_of(q.data_type).unwrap_or(QType::INT8);
             let axis = a.int("axis", 1)?;
-            ctx.set(n, Value::ConstDeq { q, params: QParams { scale: s, zero_point: z, dtype }, axis })
+            let explicit_zp = n.input.get(2).is_some_and(|z| !z.is_empty());
+            ctx.set(n, Value::ConstDeq { q, params: QParams { scale: s, zero_point: z, dtype }, axis, explicit_zp })
         }
         v @ (Value::IntInput { .. } | Value::Int { .. }) => {
             let default = match v {
@@ -97,8 +109,9 @@ fn dequantize_linear(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
             };
             let p = params(ctx, n, 1, 2, default, "input")?;
             let q = p.quant("DequantizeLinear of a network tensor")?;
+            check_scale(p.scale[0], "the input")?;
             let (t, dims) = ctx.take_int(n, 0, Some(q))?;
-            ctx.set(n, Value::Deq { t, dims, scale: p.scale[0] })
+            ctx.set(n, Value::Deq { t, dims, scale: p.scale[0], dq: Some(i) })
         }
         _ => Err("DequantizeLinear input must be a constant or an integer network tensor".into()),
     }
@@ -122,9 +135,43 @@ fn weight_params(ctx: &Ctx, n: &NodeProto, w: &Tensor, si: usize, zi: usize) -> 
     let wt = w.qtype()?;
     let p = params(ctx, n, si, zi, wt, "weight")?;
     if p.dtype != wt {
-        return Err(format!("weight zero point type {} differs from the weight type {wt}", p.dtype));
+        return Err(format!("weight zero point type {} differs from the weight type {wt}", p.dtype).into());
     }
     Ok(p)
+}
+
+/// ONNX Runtime's CPU kernels for QLinearMatMul, QLinearConv and com.microsoft QGemm exist for
+/// (A, B, Y) = (uint8, uint8, uint8), (uint8, int8, uint8) and (int8, int8, int8) only
+/// (`QLinearMatMul`/`QLinearConv` kernel registrations in cpu_execution_provider.cc, `QGemm` in
+/// contrib_ops/cpu/quantization/quant_gemm.cc; checked by the conformance suite): anything else
+/// fails to load there, so there is no runtime behaviour to reproduce.
+fn qlinear_types(op: &str, a: QType, b: QType, y: QType) -> Res<()> {
+    let (u8t, s8t) = (QType::UINT8, QType::INT8);
+    let ok = (a == u8t && (b == u8t || b == s8t) && y == u8t) || (a == s8t && b == s8t && y == s8t);
+    if !ok {
+        return refuse(
+            op,
+            Rule::NoKernel,
+            format!(
+                "ONNX Runtime has no CPU kernel for {op} with {a} input, {b} weights and {y} output (only uint8 × \
+                 uint8 → uint8, uint8 × int8 → uint8 and int8 × int8 → int8)"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// MatMulInteger and ConvInteger: ONNX Runtime's kernels take 8-bit inputs and weights.
+fn integer_types(op: &str, a: QType, b: QType) -> Res<()> {
+    let eight = |t: QType| t == QType::UINT8 || t == QType::INT8;
+    if !eight(a) || !eight(b) {
+        return refuse(
+            op,
+            Rule::NoKernel,
+            format!("ONNX Runtime has no CPU kernel for {op} with {a} input and {b} weights (8-bit only)"),
+        );
+    }
+    Ok(())
 }
 
 fn qlinear_matmul(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
@@ -132,16 +179,17 @@ fn qlinear_matmul(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let w = ctx.const_input(n, 3, "B")?.clone();
     let wp = weight_params(ctx, n, &w, 4, 5)?;
     let (y_s, yq) = out_quant(ctx, n, 6, 7)?;
+    qlinear_types("QLinearMatMul", aq.dtype, wp.dtype, yq.dtype)?;
     let rescales = mlas_rescales(a_s, &wp.scale, y_s, None);
     let (_, xdims) = ctx.take_int(n, 0, Some(aq))?;
-    emit_matmul(
-        ctx,
-        out_of(n)?,
-        xdims,
-        MatMul { w: &w, trans_b: false, w_zp: wp.zero_point, rescales, out: Some(yq), bias: None, relu: false },
-    )
+    let kernel = Kernel { pattern: "QLinearMatMul".into(), a_type: aq.dtype };
+    let m =
+        MatMul { w: &w, trans_b: false, w_zp: wp.zero_point, rescales, out: Some(yq), bias: None, relu: false, kernel };
+    emit_matmul(ctx, out_of(n)?, xdims, m)
 }
 
+/// com.microsoft QGemm (contrib_ops/cpu/quantization/quant_gemm.cc): `alpha` enters the output
+/// scale ([`mlas_rescales`]), the int32 `C` is added to the accumulator unscaled.
 fn qgemm(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let at = Attrs { node: n };
     if at.int("transA", 0)? != 0 {
@@ -156,27 +204,13 @@ fn qgemm(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
         return Err("QGemm without y_scale has a float output, which the IR cannot represent".into());
     }
     let (y_s, yq) = out_quant(ctx, n, 7, 8)?;
+    qlinear_types("QGemm", aq.dtype, wp.dtype, yq.dtype)?;
     let rescales = mlas_rescales(a_s, &wp.scale, y_s, Some(alpha));
     let trans_b = at.int("transB", 0)? != 0;
     let (_, xdims) = ctx.take_int(n, 0, Some(aq))?;
-    emit_matmul(
-        ctx,
-        out_of(n)?,
-        xdims,
-        MatMul { w: &w, trans_b, w_zp: wp.zero_point, rescales, out: Some(yq), bias, relu: false },
-    )
-}
-
-/// An int32 bias vector (`C` of QGemm, `B` of QLinearConv).
-pub(super) fn int32_bias(c: &Tensor) -> Res<Vec<i64>> {
-    if c.data_type != dt::INT32 {
-        return Err(format!("bias `{}` has type {}, expected INT32", c.name, dt::name(c.data_type)));
-    }
-    let rows = if c.dims.len() >= 2 { c.dims[..c.dims.len() - 1].iter().product::<usize>() } else { 1 };
-    if rows != 1 {
-        return Err(format!("bias `{}` has dims {:?}; only a vector (or 1×N) bias is supported", c.name, c.dims));
-    }
-    Ok(c.ints()?.to_vec())
+    let kernel = Kernel { pattern: "QGemm".into(), a_type: aq.dtype };
+    let m = MatMul { w: &w, trans_b, w_zp: wp.zero_point, rescales, out: Some(yq), bias, relu: false, kernel };
+    emit_matmul(ctx, out_of(n)?, xdims, m)
 }
 
 fn qlinear_conv(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
@@ -184,17 +218,13 @@ fn qlinear_conv(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let w = ctx.const_input(n, 3, "W")?.clone();
     let wp = weight_params(ctx, n, &w, 4, 5)?;
     let (y_s, yq) = out_quant(ctx, n, 6, 7)?;
+    qlinear_types("QLinearConv", xq.dtype, wp.dtype, yq.dtype)?;
     let bias = ctx.opt_const(n, 8, "B (bias)")?.map(int32_bias).transpose()?;
     let rescales = mlas_rescales(x_s, &wp.scale, y_s, None);
     let (_, xdims) = ctx.take_int(n, 0, Some(xq))?;
-    emit_conv(
-        ctx,
-        n,
-        out_of(n)?,
-        xdims,
-        xq,
-        ConvW { w: &w, w_zp: wp.zero_point, rescales, out: Some(yq), bias, relu: false },
-    )
+    let kernel = Kernel { pattern: "QLinearConv".into(), a_type: xq.dtype };
+    let c = ConvW { w: &w, w_zp: wp.zero_point, rescales, out: Some(yq), bias, relu: false, kernel };
+    emit_conv(ctx, n, out_of(n)?, xdims, xq, c)
 }
 
 /// Zero point of an integer op's data input (scale 1: the op has no real interpretation).
@@ -233,284 +263,39 @@ fn int_weight_zp(ctx: &Ctx, n: &NodeProto, zi: usize) -> Res<Vec<i64>> {
 fn matmul_integer(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let aq = int_op_quant(ctx, n, 2)?;
     let w = ctx.const_input(n, 1, "B")?.clone();
-    w.qtype()?;
+    integer_types("MatMulInteger", aq.dtype, w.qtype()?)?;
     let w_zp = int_weight_zp(ctx, n, 3)?;
     let (_, xdims) = ctx.take_int(n, 0, Some(aq))?;
-    emit_matmul(
-        ctx,
-        out_of(n)?,
-        xdims,
-        MatMul { w: &w, trans_b: false, w_zp, rescales: vec![], out: None, bias: None, relu: false },
-    )
+    let kernel = Kernel { pattern: "MatMulInteger".into(), a_type: aq.dtype };
+    let m = MatMul { w: &w, trans_b: false, w_zp, rescales: vec![], out: None, bias: None, relu: false, kernel };
+    emit_matmul(ctx, out_of(n)?, xdims, m)
 }
 
 fn conv_integer(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let xq = int_op_quant(ctx, n, 2)?;
     let w = ctx.const_input(n, 1, "W")?.clone();
-    w.qtype()?;
+    integer_types("ConvInteger", xq.dtype, w.qtype()?)?;
     let w_zp = int_weight_zp(ctx, n, 3)?;
     let (_, xdims) = ctx.take_int(n, 0, Some(xq))?;
     let xq = ctx.b.quant(ctx.b.last());
-    emit_conv(
-        ctx,
-        n,
-        out_of(n)?,
-        xdims,
-        xq,
-        ConvW { w: &w, w_zp, rescales: vec![], out: None, bias: None, relu: false },
-    )
-}
-
-/// Parameters of a matrix product `x · B` (or `x · Bᵀ`).
-pub(super) struct MatMul<'t> {
-    pub w: &'t Tensor,
-    pub trans_b: bool,
-    /// 1 or N weight zero points.
-    pub w_zp: Vec<i64>,
-    /// 1 or N rescales (ignored when `out` is `None`).
-    pub rescales: Vec<Rescale>,
-    /// Output quantization; `None` = the raw int32 accumulator (MatMulInteger).
-    pub out: Option<Quant>,
-    pub bias: Option<Vec<i64>>,
-    pub relu: bool,
-}
-
-fn per(v: &[i64], j: usize) -> i64 {
-    if v.len() == 1 {
-        v[0]
-    } else {
-        v[j]
-    }
-}
-
-/// The narrowest output type for a raw accumulator: int16 if its whole-domain range fits.
-fn raw_out(ranges: &[(i64, i64)]) -> Res<Quant> {
-    let lo = ranges.iter().map(|r| r.0).min().unwrap_or(0);
-    let hi = ranges.iter().map(|r| r.1).max().unwrap_or(0);
-    let t = QType::new(16, true).ok_or("int16")?;
-    if lo < t.min() || hi > t.max() {
-        return Err(format!(
-            "the int32 output can take values in [{lo}, {hi}], wider than the IR's 16-bit tensors; \
-             an integer-output op is supported only where its range fits int16"
-        ));
-    }
-    Ok(Quant { dtype: t, scale: 1.0, zero_point: 0 })
-}
-
-/// Emit a Dense layer for `x · B` on input 0 of `n`. Rows of `x` (all but its last dim) become a
-/// block-diagonal Dense over the flattened tensor (off-block weights equal the zero point, so
-/// they contribute 0).
-pub(super) fn emit_matmul(ctx: &mut Ctx, out_name: &str, xdims: Vec<usize>, m: MatMul) -> Res<()> {
-    let k = *xdims.last().ok_or("the data input is a scalar")?;
-    let rows: usize = xdims[..xdims.len() - 1].iter().product();
-    let wd = &m.w.dims;
-    let wv = m.w.ints()?;
-    // (batch count of B, N) and an accessor B_b[k][n].
-    let (nb, nn) = if m.trans_b {
-        match wd[..] {
-            [nn, kk] if kk == k => (1, nn),
-            _ => return Err(format!("B has dims {wd:?}; expected [N, {k}] (transB = 1)")),
-        }
-    } else {
-        match wd.len() {
-            2 if wd[0] == k => (1, wd[1]),
-            r if r >= 3 && wd[r - 2] == k && xdims.len() == r && wd[..r - 2] == xdims[..r - 2] => {
-                (wd[..r - 2].iter().product(), wd[r - 1])
-            }
-            _ => return Err(format!("B has dims {wd:?}, which does not match the input dims {xdims:?}")),
-        }
-    };
-    let bval = |b: usize, kk: usize, j: usize| -> i64 {
-        if m.trans_b {
-            wv[j * k + kk]
-        } else {
-            wv[(b * k + kk) * nn + j]
-        }
-    };
-    let per_batch_rows = if nb == 1 { rows } else { rows / nb };
-    if m.w_zp.len() != 1 && m.w_zp.len() != nn {
-        return Err(format!("{} weight zero points for {nn} columns", m.w_zp.len()));
-    }
-    if m.out.is_some() && m.rescales.len() != 1 && m.rescales.len() != nn {
-        return Err(format!("{} weight scales for {nn} columns", m.rescales.len()));
-    }
-    if let Some(bias) = &m.bias {
-        if bias.len() != 1 && bias.len() != nn {
-            return Err(format!("bias has {} entries for {nn} columns", bias.len()));
-        }
-    }
-    let (fin, fout) = (rows * k, rows * nn);
-    if fin.checked_mul(fout).filter(|&s| s <= MAX_ELEMENTS).is_none() {
-        return Err(format!("the block-diagonal weight matrix for {rows} rows would be too large"));
-    }
-    let mut weights = vec![0i64; fin * fout];
-    for r in 0..rows {
-        let b = if nb == 1 { 0 } else { r / per_batch_rows };
-        for j in 0..nn {
-            let row = r * nn + j;
-            let zw = per(&m.w_zp, j);
-            let dst = &mut weights[row * fin..(row + 1) * fin];
-            dst.iter_mut().for_each(|v| *v = zw);
-            for kk in 0..k {
-                dst[r * k + kk] = bval(b, kk, j);
-            }
-        }
-    }
-    let expand = |v: &[i64]| -> Vec<i64> {
-        if v.len() == 1 {
-            v.to_vec()
-        } else {
-            (0..fout).map(|j| v[j % nn]).collect()
-        }
-    };
-    let w_zp = expand(&m.w_zp);
-    let bias: Vec<i64> = m.bias.as_ref().map(|b| (0..fout).map(|j| per(b, j % nn)).collect()).unwrap_or_default();
-    let weight_dtype = m.w.qtype()?;
-    ctx.b.flatten();
-    let x_t = ctx.b.last();
-    let (out, rescale) = match m.out {
-        Some(q) => {
-            let r = if m.rescales.len() == 1 {
-                m.rescales.clone()
-            } else {
-                (0..fout).map(|j| m.rescales[j % nn]).collect()
-            };
-            (q, r)
-        }
-        None => {
-            let xq = ctx.b.quant(x_t);
-            let ranges: Vec<(i64, i64)> = (0..fout)
-                .map(|j| {
-                    let zw = per(&w_zp, j);
-                    let b = bias.get(j).copied().unwrap_or(0);
-                    dot_range(weights[j * fin..(j + 1) * fin].iter().map(|&w| w - zw), xq, b, false)
-                })
-                .collect();
-            (raw_out(&ranges)?, vec![super::graph::identity_rescale()])
-        }
-    };
-    let layer = Layer::Dense(Dense {
-        in_features: fin,
-        out_features: fout,
-        weights,
-        weight_dtype,
-        weight_zero_point: w_zp,
-        bias,
-        requant: Requant { rescale, relu: m.relu },
-        output: out,
-    });
-    let mut odims = xdims[..xdims.len() - 1].to_vec();
-    odims.push(nn);
-    let t = ctx.b.push(layer, vec![fout], out);
-    ctx.values.insert(out_name.to_string(), Value::Int { t, dims: odims });
-    Ok(())
-}
-
-/// Whole-domain range of `Σ w·(x − zx) + b` (with 0 included when `pad`).
-fn dot_range(ws: impl Iterator<Item = i64>, xq: Quant, b: i64, pad: bool) -> (i64, i64) {
-    let (mut xlo, mut xhi) = (xq.dtype.min() - xq.zero_point, xq.dtype.max() - xq.zero_point);
-    if pad {
-        xlo = xlo.min(0);
-        xhi = xhi.max(0);
-    }
-    let (mut lo, mut hi) = (i128::from(b), i128::from(b));
-    for w in ws {
-        let (a, c) = (i128::from(w) * i128::from(xlo), i128::from(w) * i128::from(xhi));
-        lo += a.min(c);
-        hi += a.max(c);
-    }
-    (lo.clamp(i64::MIN.into(), i64::MAX.into()) as i64, hi.clamp(i64::MIN.into(), i64::MAX.into()) as i64)
-}
-
-/// Parameters of a 2-D convolution.
-pub(super) struct ConvW<'t> {
-    pub w: &'t Tensor,
-    pub w_zp: Vec<i64>,
-    pub rescales: Vec<Rescale>,
-    pub out: Option<Quant>,
-    pub bias: Option<Vec<i64>>,
-    pub relu: bool,
-}
-
-/// Emit a Conv2d layer for node `n` (its attributes) on the newest tensor `t` with ONNX dims
-/// `xdims`, whose input quantization is `xq`; the result is named `out_name`.
-pub(super) fn emit_conv(
-    ctx: &mut Ctx,
-    n: &NodeProto,
-    out_name: &str,
-    xdims: Vec<usize>,
-    xq: Quant,
-    c: ConvW,
-) -> Res<()> {
-    let t = ctx.b.last();
-    let [cin, h, w] = match xdims[..] {
-        [1, a, b, d] => [a, b, d],
-        _ => return Err(format!("input dims {xdims:?}; only 2-D convolution with batch 1 is supported")),
-    };
-    if ctx.b.shape(t).len() != 3 {
-        return Err("the input was flattened earlier; the IR cannot restore an image shape".into());
-    }
-    let [m, cg, kh, kw] = match c.w.dims[..] {
-        [a, b, d, e] => [a, b, d, e],
-        _ => return Err(format!("W has dims {:?}; only 2-D kernels are supported", c.w.dims)),
-    };
-    let at = Attrs { node: n };
-    let groups = usize::try_from(at.int("group", 1)?).map_err(|_| "negative group")?;
-    if groups == 0 || cg * groups != cin || m % groups != 0 {
-        return Err(format!("W dims {:?} and group {groups} do not match {cin} input channels", c.w.dims));
-    }
-    let win = window(&at, [kh, kw], [h, w], true)?;
-    let [oh, ow] = win.output_hw(h, w).ok_or("the kernel does not fit the input")?;
-    if c.w_zp.len() != 1 && c.w_zp.len() != m {
-        return Err(format!("{} weight zero points for {m} output channels", c.w_zp.len()));
-    }
-    let weights = c.w.ints()?.to_vec();
-    let bias = c.bias.clone().unwrap_or_default();
-    if !bias.is_empty() && bias.len() != m {
-        return Err(format!("bias has {} entries for {m} output channels", bias.len()));
-    }
-    let per_out = cg * kh * kw;
-    let (out, rescale) = match c.out {
-        Some(q) => (q, c.rescales.clone()),
-        None => {
-            let ranges: Vec<(i64, i64)> = (0..m)
-                .map(|o| {
-                    let zw = per(&c.w_zp, o);
-                    let b = bias.get(o).copied().unwrap_or(0);
-                    dot_range(weights[o * per_out..(o + 1) * per_out].iter().map(|&w| w - zw), xq, b, true)
-                })
-                .collect();
-            (raw_out(&ranges)?, vec![super::graph::identity_rescale()])
-        }
-    };
-    let layer = Layer::Conv2d(Conv2d {
-        in_channels: cin,
-        out_channels: m,
-        kernel: [kh, kw],
-        stride: win.stride,
-        padding: win.padding,
-        dilation: win.dilation,
-        groups,
-        weights,
-        weight_dtype: c.w.qtype()?,
-        weight_zero_point: c.w_zp.clone(),
-        bias,
-        requant: Requant { rescale, relu: c.relu },
-        output: out,
-    });
-    let t = ctx.b.push(layer, vec![m, oh, ow], out);
-    ctx.values.insert(out_name.to_string(), Value::Int { t, dims: vec![1, m, oh, ow] });
-    Ok(())
+    let kernel = Kernel { pattern: "ConvInteger".into(), a_type: xq.dtype };
+    let c = ConvW { w: &w, w_zp, rescales: vec![], out: None, bias: None, relu: false, kernel };
+    emit_conv(ctx, n, out_of(n)?, xdims, xq, c)
 }
 
 /// Relu, Clip, MaxPool, Flatten, Reshape, Identity on an integer tensor (QOperator) or on a
-/// dequantized one (QDQ: the op commutes exactly with a per-tensor DequantizeLinear).
+/// dequantized one (QDQ). On a dequantized tensor ONNX Runtime either drops the DQ/Q pair around
+/// the op (`DropQDQNodesRules` in qdq_selector_action_transformer.cc, for 8-bit MaxPool, Reshape,
+/// Flatten, …) or computes the op in float; both equal the op on the integers, because DQ with a
+/// positive scale is monotone, DQ(zp) = 0 and QuantizeLinear with the same parameters
+/// round-trips exactly. The result is no longer "straight from a DequantizeLinear" (except
+/// through Identity, which ONNX Runtime eliminates), so a compute op after it is not a QDQ group.
 fn elementwise(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let op = n.op_type.as_str();
     let (t, dims, deq) = match ctx.input(n, 0)?.clone() {
-        Value::Deq { t, dims, scale } => {
+        Value::Deq { t, dims, scale, dq } => {
             ctx.check_chain(t, &n.input[0])?;
-            (t, dims, Some(scale))
+            (t, dims, Some((scale, dq)))
         }
         Value::Int { .. } | Value::IntInput { .. } => {
             let (t, d) = ctx.take_int(n, 0, None)?;
@@ -522,12 +307,12 @@ fn elementwise(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
             return ctx.set(n, Value::FloatInput { dims: nd });
         }
         Value::FloatInput { .. } => {
-            return Err(format!("{op} on the float input: quantize first (the IR starts at QuantizeLinear)"))
+            return Err(format!("{op} on the float input: quantize first (the IR starts at QuantizeLinear)").into())
         }
-        _ => return Err(format!("{op} on a constant is not supported")),
+        _ => return Err(format!("{op} on a constant is not supported").into()),
     };
     let wrap = |t: usize, dims: Vec<usize>| match deq {
-        Some(scale) => Value::Deq { t, dims, scale },
+        Some((scale, dq)) => Value::Deq { t, dims, scale, dq: if op == "Identity" { dq } else { None } },
         None => Value::Int { t, dims },
     };
     let q = ctx.b.quant(t);
@@ -543,29 +328,40 @@ fn elementwise(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
                 ctx.b.clamp(0, i64::MAX)?
             }
         }
-        "Clip" => {
-            if deq.is_some() {
-                return Err("Clip between DequantizeLinear and QuantizeLinear is not supported".into());
+        "Clip" => match deq {
+            Some((scale, _)) => {
+                // Q(clip(DQ(x), lo, hi)) = clamp(x, Q(lo), Q(hi)) for the monotone Q of the
+                // QuantizeLinear that must follow with the same parameters (checked there).
+                let (lo, hi) = float_clip_bounds(ctx, n)?;
+                let quant = |v: f32| -> i64 {
+                    let r = f64::from(v / scale).round_ties_even();
+                    (r.clamp(-1e18, 1e18) as i64).saturating_add(q.zero_point).clamp(q.dtype.min(), q.dtype.max())
+                };
+                ctx.b.clamp(quant(lo), quant(hi))?
             }
-            let bound = |i: usize, what: &str| -> Res<Option<i64>> {
-                match ctx.opt_const(n, i, what)? {
-                    None => Ok(None),
-                    Some(v) => match v.ints()? {
-                        [x] => Ok(Some(*x)),
-                        _ => Err(format!("Clip {what} must be a scalar")),
-                    },
+            None => {
+                let bound = |i: usize, what: &str| -> Res<Option<i64>> {
+                    match ctx.opt_const(n, i, what)? {
+                        None => Ok(None),
+                        Some(v) => match v.ints()? {
+                            [x] => Ok(Some(*x)),
+                            _ => Err(format!("Clip {what} must be a scalar").into()),
+                        },
+                    }
+                };
+                let at = Attrs { node: n };
+                let has = |k: &str| at.float(k, f32::NAN).map(|v| !v.is_nan()).unwrap_or(true);
+                if has("min") || has("max") {
+                    return Err(
+                        "Clip with min/max attributes (opset < 11) on an integer tensor is not supported".into()
+                    );
                 }
-            };
-            let at = Attrs { node: n };
-            let has = |k: &str| at.float(k, f32::NAN).map(|v| !v.is_nan()).unwrap_or(true);
-            if has("min") || has("max") {
-                return Err("Clip with min/max attributes (opset < 11) on an integer tensor is not supported".into());
+                let lo = bound(1, "min")?.unwrap_or(i64::MIN);
+                let hi = bound(2, "max")?.unwrap_or(i64::MAX);
+                ctx.b.clamp(lo, hi)?
             }
-            let lo = bound(1, "min")?.unwrap_or(i64::MIN);
-            let hi = bound(2, "max")?.unwrap_or(i64::MAX);
-            ctx.b.clamp(lo, hi)?
-        }
-        "MaxPool" => return max_pool(ctx, n, t, dims, deq),
+        },
+        "MaxPool" => return max_pool(ctx, n, t, dims, deq.map(|d| d.0)),
         "Flatten" | "Reshape" => {
             let nd = reshape_dims(ctx, n, &dims)?;
             let new_shape = ir_shape(&nd);
@@ -577,11 +373,12 @@ fn elementwise(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
             } else {
                 return Err(format!(
                     "reshaping {dims:?} to {nd:?} cannot be expressed (the IR only flattens images to vectors)"
-                ));
+                )
+                .into());
             };
             return ctx.set(n, wrap(t2, nd));
         }
-        _ => return Err(format!("operator {op} is not supported")),
+        _ => return Err(format!("operator {op} is not supported").into()),
     };
     ctx.set(n, wrap(new_t, dims))
 }
@@ -595,7 +392,7 @@ fn reshape_dims(ctx: &Ctx, n: &NodeProto, dims: &[usize]) -> Res<Vec<usize>> {
             axis += r;
         }
         if !(0..=r).contains(&axis) {
-            return Err(format!("axis out of range for rank {r}"));
+            return Err(format!("axis out of range for rank {r}").into());
         }
         let a: usize = dims[..axis as usize].iter().product();
         return Ok(vec![a, total / a.max(1)]);
@@ -612,18 +409,18 @@ fn reshape_dims(ctx: &Ctx, n: &NodeProto, dims: &[usize]) -> Res<Vec<usize>> {
             }
             0 if !allowzero => out.push(*dims.get(i).ok_or("shape 0 refers to a missing dimension")?),
             s if s >= 1 => out.push(s as usize),
-            _ => return Err(format!("invalid target shape {shape:?}")),
+            _ => return Err(format!("invalid target shape {shape:?}").into()),
         }
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
         if known == 0 || (total / known) * known != total {
-            return Err(format!("cannot infer -1 in {shape:?} for {total} elements"));
+            return Err(format!("cannot infer -1 in {shape:?} for {total} elements").into());
         }
         out[i] = total / known;
     }
     if out.iter().product::<usize>() != total {
-        return Err(format!("target shape {shape:?} does not have {total} elements"));
+        return Err(format!("target shape {shape:?} does not have {total} elements").into());
     }
     Ok(out)
 }
@@ -641,12 +438,12 @@ fn max_pool(ctx: &mut Ctx, n: &NodeProto, t: usize, dims: Vec<usize>, deq: Optio
     }
     let [c, h, w] = match dims[..] {
         [1, a, b, d] => [a, b, d],
-        _ => return Err(format!("input dims {dims:?}; only 2-D pooling with batch 1 is supported")),
+        _ => return Err(format!("input dims {dims:?}; only 2-D pooling with batch 1 is supported").into()),
     };
     let ks = at.ints("kernel_shape")?.ok_or("kernel_shape is required")?;
     let kernel = match ks[..] {
         [a, b] if a >= 1 && b >= 1 => [a as usize, b as usize],
-        _ => return Err(format!("kernel_shape {ks:?} must be two positive integers")),
+        _ => return Err(format!("kernel_shape {ks:?} must be two positive integers").into()),
     };
     let win = window(&at, kernel, [h, w], true)?;
     let [oh, ow] = win.output_hw(h, w).ok_or("the window does not fit the input")?;
@@ -665,7 +462,7 @@ fn max_pool(ctx: &mut Ctx, n: &NodeProto, t: usize, dims: Vec<usize>, deq: Optio
     ctx.set(
         n,
         match deq {
-            Some(scale) => Value::Deq { t: t2, dims: odims, scale },
+            Some(scale) => Value::Deq { t: t2, dims: odims, scale, dq: None },
             None => Value::Int { t: t2, dims: odims },
         },
     )
@@ -685,11 +482,13 @@ fn cast(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
                         dt::INT64 => (i64::MIN, i64::MAX),
                         t => match qtype_of(t) {
                             Some(q) => (q.min(), q.max()),
-                            None => return Err(format!("Cast to {} is not supported", dt::name(t))),
+                            None => return Err(format!("Cast to {} is not supported", dt::name(t)).into()),
                         },
                     };
                     if v.iter().any(|x| !(lo..=hi).contains(x)) {
-                        return Err(format!("Cast of constant `{}` to {} would wrap around", t.name, dt::name(to)));
+                        return Err(
+                            format!("Cast of constant `{}` to {} would wrap around", t.name, dt::name(to)).into()
+                        );
                     }
                 }
                 (Data::Float(_), dt::FLOAT) => {}
@@ -710,7 +509,8 @@ fn cast(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
                 return Err(format!(
                     "Cast of a network tensor to {} (a different type) is not supported",
                     dt::name(to)
-                ));
+                )
+                .into());
             }
             ctx.set(n, v)
         }
@@ -722,7 +522,7 @@ fn cast(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
 fn constant_of_shape(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let shape = ctx.const_input(n, 0, "shape")?.ints()?.to_vec();
     let dims: Vec<usize> =
-        shape.iter().map(|&d| usize::try_from(d).map_err(|_| "negative dimension".to_string())).collect::<Res<_>>()?;
+        shape.iter().map(|&d| usize::try_from(d).map_err(|_| "negative dimension".into())).collect::<Res<_>>()?;
     let count =
         dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&c| c <= MAX_ELEMENTS).ok_or("too large")?;
     let at = Attrs { node: n };

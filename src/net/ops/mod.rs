@@ -7,6 +7,7 @@ mod conv;
 mod dense;
 mod elementwise;
 mod pool;
+mod shape;
 
 use super::form::Form;
 use super::ir::{Layer, TensorInfo};
@@ -27,6 +28,9 @@ impl Operator for Layer {
     }
 
     fn infer(&self, inputs: &[&TensorInfo]) -> Result<TensorInfo, String> {
+        if let Layer::Concat(c) = self {
+            return c.infer(inputs);
+        }
         let [x] = inputs else {
             return Err(format!("{} takes one input, got {}", self.kind(), inputs.len()));
         };
@@ -35,8 +39,15 @@ impl Operator for Layer {
             Layer::Conv2d(c) => c.infer(x),
             Layer::MaxPool2d(p) => pool::infer(p.window(), x),
             Layer::AvgPool2d(p) => pool::infer(p.window(), x),
-            Layer::Flatten => Ok(elementwise::flatten(x)),
+            Layer::GlobalAvgPool(p) => p.infer(x),
+            Layer::Flatten => Ok(shape::flatten(x)),
             Layer::Relu => Ok((*x).clone()),
+            Layer::Clip(c) => c.infer(x),
+            Layer::Lut(l) => l.infer(x),
+            Layer::Transpose(t) => t.infer(x),
+            Layer::Reshape(r) => r.infer(x),
+            Layer::Pad(p) => p.infer(x),
+            Layer::Concat(_) => unreachable!("handled above"),
         }
     }
 
@@ -47,8 +58,14 @@ impl Operator for Layer {
             Layer::Conv2d(c) => c.lower(x, output),
             Layer::MaxPool2d(p) => pool::lower_max(p, x, output),
             Layer::AvgPool2d(p) => pool::lower_avg(p, x, output),
-            Layer::Flatten => Form::Copy,
+            Layer::GlobalAvgPool(p) => p.lower(x, output),
+            Layer::Flatten | Layer::Reshape(_) => Form::Copy,
             Layer::Relu => elementwise::relu(x),
+            Layer::Clip(c) => c.lower(x),
+            Layer::Lut(l) => l.lower(),
+            Layer::Transpose(t) => t.lower(x, output),
+            Layer::Pad(p) => p.lower(x, output),
+            Layer::Concat(c) => c.lower(inputs, output),
         }
     }
 }

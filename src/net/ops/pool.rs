@@ -1,8 +1,9 @@
 //! Max and average pooling over `[C, H, W]`; quantization passes through.
 
+use super::out_clamp;
 use crate::net::form::{Act, Acts, Affine, Form, Rows, Windows};
 use crate::net::geometry::Window;
-use crate::net::ir::{AvgPool2d, MaxPool2d, TensorInfo};
+use crate::net::ir::{AvgPool2d, GlobalAvgPool, MaxPool2d, TensorInfo};
 
 pub(super) fn infer(win: Window, x: &TensorInfo) -> Result<TensorInfo, String> {
     let [ch, h, w] = match x.shape[..] {
@@ -75,4 +76,38 @@ pub(super) fn lower_avg(p: &AvgPool2d, x: &TensorInfo, out: &TensorInfo) -> Form
         acts,
         accumulator: false,
     })
+}
+
+impl GlobalAvgPool {
+    pub(super) fn infer(&self, x: &TensorInfo) -> Result<TensorInfo, String> {
+        let [c, _, _] = match x.shape[..] {
+            [a, b, c] => [a, b, c],
+            _ => return Err(format!("global average pooling takes a [C, H, W] input, got shape {:?}", x.shape)),
+        };
+        super::check::quant(&self.output, "output")?;
+        crate::net::validate::requant_shape(&self.requant, c)?;
+        Ok(TensorInfo { shape: vec![c], quant: self.output })
+    }
+
+    /// One row per channel summing its plane of `(x − zx)`, then the requantization.
+    pub(super) fn lower(&self, x: &TensorInfo, out: &TensorInfo) -> Form {
+        let (c, plane) = (x.shape[0], x.shape[1] * x.shape[2]);
+        let ptr = (0..=c).map(|k| k * plane).collect();
+        let idx = (0..(c * plane) as u32).collect();
+        let (lo, hi) = out_clamp(out, self.requant.relu);
+        let z = out.quant.zero_point;
+        let act = |k: usize| Act::Requant { rescale: *self.requant.rescale_for(k), zero_point: z, lo, hi };
+        let acts = if self.requant.rescale.len() == 1 {
+            Acts::uniform(act(0))
+        } else {
+            Acts::per_channel((0..c).map(act).collect(), 1)
+        };
+        Form::Affine(Affine {
+            rows: Rows::Sparse { ptr, idx, coef: vec![1; c * plane] },
+            zero_point: x.quant.zero_point,
+            bias: vec![0; c],
+            acts,
+            accumulator: true,
+        })
+    }
 }
