@@ -3,7 +3,7 @@
 //! flags (the [`VerifyOptions`]) from the flags that belong to an instance
 //! ([`instance_flags`]). [`Job::to_args`] is the inverse: the flags that give back a job.
 
-use super::{Input, Job, Model, Property, QueryError, Switch, VerifyOptions};
+use super::{Input, Job, Model, OrtCpu, Property, QueryError, Switch, VerifyOptions};
 use crate::bounds::Method;
 use crate::spec::real::Domain;
 use crate::spec::robust::{Radius, TieRule};
@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 const MODEL_HELP: &str = "Model: quiver JSON, ONNX (QOperator/QDQ int8), Keras fixed-point .h5, or `@bundled`.";
 const Q_BITS_HELP: &str = "Quantization bits of a Keras fixed-point .h5 model (default: from the file name, or 6).";
+const ORT_CPU_HELP: &str = "The CPU an ONNX model runs on under ONNX Runtime: x86 (any x86-64, e.g. AVX2 without VNNI; \
+uint8 x int8 layers whose results differ on such CPUs are refused) or vnni (AVX-512 VNNI, AVX-VNNI or AMX: exact uint8 x int8 sums).";
 
 /// The model of `info`, `run`, `import`, `encode`.
 #[derive(Args, Clone, Debug)]
@@ -20,11 +22,13 @@ pub struct ModelArgs {
     pub model: PathBuf,
     #[arg(long, help = Q_BITS_HELP)]
     pub q_bits: Option<u8>,
+    #[arg(long, value_enum, default_value = "x86", help = ORT_CPU_HELP)]
+    pub ort_cpu: OrtCpu,
 }
 
 impl ModelArgs {
     pub fn model(&self) -> Model {
-        Model { path: self.model.clone(), q_bits: self.q_bits }
+        Model { path: self.model.clone(), q_bits: self.q_bits, ort_cpu: self.ort_cpu }
     }
 }
 
@@ -120,6 +124,8 @@ pub struct JobArgs {
     pub model: Option<PathBuf>,
     #[arg(long, help = Q_BITS_HELP)]
     pub q_bits: Option<u8>,
+    #[arg(long, value_enum, help = ORT_CPU_HELP)]
+    pub ort_cpu: Option<OrtCpu>,
     #[command(flatten)]
     pub property: PropertyArgs,
     #[command(flatten)]
@@ -129,7 +135,7 @@ pub struct JobArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["model", "q_bits", "vnnlib", "robust", "input", "dataset", "eps", "eps_real", "label", "labels"]
+        conflicts_with_all = ["model", "q_bits", "ort_cpu", "vnnlib", "robust", "input", "dataset", "eps", "eps_real", "label", "labels"]
     )]
     pub job: Option<PathBuf>,
 }
@@ -148,7 +154,7 @@ impl JobArgs {
         }
         let path = self.model.clone().ok_or_else(|| QueryError::Usage("no MODEL given".into()))?;
         Ok(Job {
-            model: Model { path, q_bits: self.q_bits },
+            model: Model { path, q_bits: self.q_bits, ort_cpu: self.ort_cpu.unwrap_or_default() },
             property: self.property.property()?,
             options: self.options.clone(),
         })
@@ -210,6 +216,9 @@ impl Job {
         let mut a = vec![path_arg(&self.model.path)];
         if let Some(b) = self.model.q_bits {
             push(&mut a, "--q-bits", b);
+        }
+        if self.model.ort_cpu != OrtCpu::default() {
+            push(&mut a, "--ort-cpu", "vnni");
         }
         match &self.property {
             Property::Vnnlib { path, domain } => {
@@ -312,9 +321,13 @@ mod tests {
         let robust = |input, radius, label, tie| Property::Robust { input, radius, label, tie };
         let o = VerifyOptions::default();
         vec![
-            Job { model: Model::bundled(), property: Property::Vnnlib { path: "p q.vnnlib".into(), domain: Domain::Integer }, options: o.clone() },
             Job {
-                model: Model { path: "m.h5".into(), q_bits: Some(4) },
+                model: Model::bundled(),
+                property: Property::Vnnlib { path: "p q.vnnlib".into(), domain: Domain::Integer },
+                options: o.clone(),
+            },
+            Job {
+                model: Model { path: "m.h5".into(), q_bits: Some(4), ort_cpu: OrtCpu::X86 },
                 property: robust(
                     Input::Dataset { path: "imgs.gz".into(), index: 7, labels: Some("labels.gz".into()) },
                     Radius::Integer(3),
@@ -335,13 +348,23 @@ mod tests {
                 },
             },
             Job {
-                model: Model::new("n.onnx"),
-                property: robust(Input::File { path: "x.txt".into(), real: true }, Radius::Real(0.015), Some(2), TieRule::AnyTieUnsafe),
+                model: Model { ort_cpu: OrtCpu::Vnni, ..Model::new("n.onnx") },
+                property: robust(
+                    Input::File { path: "x.txt".into(), real: true },
+                    Radius::Real(0.015),
+                    Some(2),
+                    TieRule::AnyTieUnsafe,
+                ),
                 options: VerifyOptions { timeout: Some(30.0), seed: Some(0), ..o.clone() },
             },
             Job {
                 model: Model::bundled(),
-                property: robust(Input::Dataset { path: "@bundled".into(), index: 0, labels: None }, Radius::Integer(0), None, TieRule::AnyTieUnsafe),
+                property: robust(
+                    Input::Dataset { path: "@bundled".into(), index: 0, labels: None },
+                    Radius::Integer(0),
+                    None,
+                    TieRule::AnyTieUnsafe,
+                ),
                 options: VerifyOptions { backends: vec!["none".into()], ..o },
             },
         ]
@@ -371,7 +394,22 @@ mod tests {
     #[test]
     fn instance_flags_are_the_property_and_model_flags() {
         let f = instance_flags();
-        for x in ["--vnnlib", "--robust", "--input", "--real", "--dataset", "--index", "--eps", "--eps-real", "--label", "--labels", "--tie", "--domain", "--q-bits"] {
+        for x in [
+            "--vnnlib",
+            "--robust",
+            "--input",
+            "--real",
+            "--dataset",
+            "--index",
+            "--eps",
+            "--eps-real",
+            "--label",
+            "--labels",
+            "--tie",
+            "--domain",
+            "--q-bits",
+            "--ort-cpu",
+        ] {
             assert!(f.iter().any(|g| g == x), "{x} missing from {f:?}");
         }
         assert!(!f.iter().any(|g| g == "--timeout" || g == "--backend"), "{f:?}");

@@ -33,7 +33,7 @@ mod source;
 
 pub use error::QueryError;
 pub use options::{time_limit, Switch, VerifyOptions};
-pub use source::{read_vector, Input, Loaded, Model, Property, BUNDLED};
+pub use source::{read_vector, Input, Loaded, Model, OrtCpu, Property, BUNDLED};
 
 use crate::budget::Budget;
 use crate::verify::{self, Event, Report};

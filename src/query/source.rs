@@ -3,6 +3,7 @@
 use super::QueryError;
 use crate::bundled;
 use crate::import::idx;
+use crate::import::onnx::{ImportOptions, U8S8};
 use crate::net::{exec, Network};
 use crate::spec::real::{self, quantize_input, Domain};
 use crate::spec::robust::{self, Radius, TieRule};
@@ -14,6 +15,34 @@ use std::path::{Path, PathBuf};
 /// The name of the bundled model and of its test vectors as a data set.
 pub const BUNDLED: &str = bundled::DATASET;
 
+/// The CPU ONNX Runtime runs an ONNX model on, as far as its integer results depend on it
+/// (`quiver --ort-cpu`; see [`crate::import::onnx::U8S8`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum OrtCpu {
+    /// Any x86-64 CPU, e.g. AVX2 without VNNI (the default): uint8 × int8 kernels whose int16
+    /// pair sums could saturate (`vpmaddubsw`) are refused, so the import holds on every x86-64
+    /// CPU.
+    #[default]
+    X86,
+    /// A CPU with AVX-512 VNNI, AVX-VNNI or AMX: uint8 × int8 products accumulate exactly.
+    Vnni,
+}
+
+impl OrtCpu {
+    /// The ONNX import options for this CPU.
+    pub fn import_options(self) -> ImportOptions {
+        match self {
+            OrtCpu::X86 => ImportOptions::default(),
+            OrtCpu::Vnni => ImportOptions { u8s8: U8S8::Vnni },
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == OrtCpu::default()
+    }
+}
+
 /// The model: a quiver JSON, ONNX or Keras fixed-point `.h5` file, or `@bundled`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,11 +51,14 @@ pub struct Model {
     /// Quantization bits of a Keras fixed-point `.h5` model (default: from the file name, or 6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q_bits: Option<u8>,
+    /// The CPU ONNX Runtime runs an ONNX model on (only ONNX models take a non-default value).
+    #[serde(default, skip_serializing_if = "OrtCpu::is_default")]
+    pub ort_cpu: OrtCpu,
 }
 
 impl Model {
     pub fn new(path: impl Into<PathBuf>) -> Model {
-        Model { path: path.into(), q_bits: None }
+        Model { path: path.into(), q_bits: None, ort_cpu: OrtCpu::default() }
     }
 
     /// The bundled PyTorch-quantized MNIST MLP.
@@ -41,9 +73,14 @@ impl Model {
     /// Load and validate the network (by file extension; `@bundled` is embedded).
     pub fn load(&self) -> Result<Network, QueryError> {
         if self.is_bundled() {
+            if self.q_bits.is_some() || !self.ort_cpu.is_default() {
+                return Err(QueryError::Usage(
+                    "the bundled model takes neither --q-bits nor --ort-cpu (it is quiver JSON)".into(),
+                ));
+            }
             return Ok(bundled::model());
         }
-        Ok(crate::import::load_any(&self.path, self.q_bits)?)
+        Ok(crate::import::load_any_with(&self.path, self.q_bits, &self.ort_cpu.import_options())?)
     }
 }
 
@@ -135,7 +172,9 @@ impl Property {
                 let (x, dataset_label) = input.read(net)?;
                 let label = match label.or(dataset_label) {
                     Some(l) => l,
-                    None => exec::argmax(&exec::run(net, &x).map_err(|e| QueryError::file(input.path(), e.to_string()))?),
+                    None => {
+                        exec::argmax(&exec::run(net, &x).map_err(|e| QueryError::file(input.path(), e.to_string()))?)
+                    }
                 };
                 let spec = robust::robustness(net, &x, *radius, label, *tie).map_err(spec_err)?;
                 spec.check(net).map_err(spec_err)?;
@@ -281,9 +320,9 @@ fn read_dataset(
     let label = match labels {
         Some(lp) => {
             let l = idx::load_labels(lp)?;
-            let v = l.get(index).ok_or_else(|| {
-                QueryError::file(lp, format!("index {index} out of range ({} labels)", l.len()))
-            })?;
+            let v = l
+                .get(index)
+                .ok_or_else(|| QueryError::file(lp, format!("index {index} out of range ({} labels)", l.len())))?;
             Some(usize::from(*v))
         }
         None => None,
