@@ -1,5 +1,5 @@
-//! Benchmark suites as the harness sees them: a list of instances, each a `quiver verify`
-//! argument list with a stable id, a time budget and an optional expected verdict.
+//! Benchmark suites as the harness sees them: a list of instances, each a typed model and
+//! property ([`crate::query`]) with a stable id, a time budget and an optional expected verdict.
 //!
 //! Two CSV layouts are read, told apart by their first line:
 //! * quiver robustness suites (`model,images,labels,index,eps,timeout_s,expected[,tie]`,
@@ -10,7 +10,9 @@
 
 use crate::import::suite as qsuite;
 use crate::import::suite::Expected;
-use crate::spec::robust::TieRule;
+use crate::query::{Input, Model, Property};
+use crate::spec::real::Domain;
+use crate::spec::robust::{Radius, TieRule};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,10 +25,10 @@ pub struct Instance {
     pub id: String,
     /// 1-based line in the CSV.
     pub line: usize,
-    /// The model argument of `quiver verify` (a resolved path, or `@bundled`).
-    pub model: String,
-    /// The property arguments of `quiver verify` (after MODEL).
-    pub spec_args: Vec<String>,
+    /// The model (a resolved path, or `@bundled`).
+    pub model: Model,
+    /// The property.
+    pub property: Property,
     /// The suite's time budget for this instance, in seconds.
     pub timeout_s: Option<f64>,
     pub expected: Option<Expected>,
@@ -91,11 +93,11 @@ pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
     Ok(Suite { path: path.to_path_buf(), name, layout: if is_quiver { "quiver" } else { "vnncomp" }, instances })
 }
 
-fn resolve(field: &str, base: &Path) -> Result<String> {
+fn resolve(field: &str, base: &Path) -> Result<PathBuf> {
     if field.starts_with('@') {
-        return Ok(field.to_string());
+        return Ok(PathBuf::from(field));
     }
-    Ok(qsuite::resolve(field, base)?.to_string_lossy().into_owned())
+    Ok(qsuite::resolve(field, base)?)
 }
 
 fn quiver_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
@@ -110,25 +112,19 @@ fn quiver_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Res
         }
         let at = || format!("{}:{}", path.display(), r.line);
         let images = resolve(&r.images, base).with_context(at)?;
-        let mut spec_args = vec![
-            "--robust".to_string(),
-            "--dataset".into(),
-            images,
-            "--index".into(),
-            r.index.to_string(),
-            "--eps".into(),
-            r.eps.to_string(),
-            "--tie".into(),
-            (if tie == TieRule::FirstIndex { "first-index" } else { "any" }).into(),
-        ];
-        if r.labels != crate::bundled::DATASET {
-            spec_args.extend(["--labels".to_string(), resolve(&r.labels, base).with_context(at)?]);
-        }
+        let labels =
+            if r.labels == crate::bundled::DATASET { None } else { Some(resolve(&r.labels, base).with_context(at)?) };
+        let property = Property::Robust {
+            input: Input::Dataset { path: images, index: r.index, labels },
+            radius: Radius::Integer(i64::from(r.eps)),
+            label: None,
+            tie,
+        };
         out.push(Instance {
             id,
             line: r.line,
-            model: resolve(&r.model, base).with_context(at)?,
-            spec_args,
+            model: Model::new(resolve(&r.model, base).with_context(at)?),
+            property,
             timeout_s: Some(r.timeout_s as f64),
             expected: r.expected,
             vnncomp: None,
@@ -166,8 +162,8 @@ fn vnncomp_rows(rows: Vec<qsuite::Row>, path: &Path) -> Result<Vec<Instance>> {
         out.push(Instance {
             id: format!("{}/{}", stem(&f[0]), stem(&f[1])),
             line,
-            model,
-            spec_args: vec!["--vnnlib".into(), vnnlib],
+            model: Model::new(model),
+            property: Property::Vnnlib { path: vnnlib, domain: Domain::Real },
             timeout_s: Some(timeout),
             expected,
             vnncomp: Some((f[0].clone(), f[1].clone())),

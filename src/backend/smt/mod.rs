@@ -98,7 +98,9 @@ impl Backend for SmtBackend {
     fn export(&self, query: &Query<'_>, format: &str) -> Result<String, ExportError> {
         match format {
             "smt2" => export_smt2(query, self.logic).map_err(|e| ExportError::Encode(e.to_string())),
-            _ => Err(ExportError::Format { backend: self.name(), format: format.into(), formats: self.export_formats() }),
+            _ => {
+                Err(ExportError::Format { backend: self.name(), format: format.into(), formats: self.export_formats() })
+            }
         }
     }
 }
