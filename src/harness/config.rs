@@ -203,7 +203,8 @@ mod tests {
         assert_eq!(parse_arg("d=").unwrap().options, VerifyOptions::default());
         for (bad, why) in [
             ("m=--timeout", "value"),
-            ("m=--timeout -1", "positive"),
+            ("m=--timeout=-1", "positive"),
+            ("m=--timeout -1", "unexpected argument"),
             ("m=--timeout 0", "positive"),
             ("m=--seed x", "invalid value"),
             ("m=--eps-real 0.1", "instance"),
