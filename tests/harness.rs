@@ -88,6 +88,15 @@ fn bench_runs_every_pair_in_parallel_and_records_it() {
         assert!(r["machine"]["cores"].as_u64().unwrap() >= 1);
         assert_eq!(r["time_limit_s"], 30.0);
         assert!(r["args"].as_array().unwrap().iter().any(|a| a == "--json"));
+        // The child's typed job: the instance's property, the effective time limit and seed,
+        // in the job file the child read.
+        assert_eq!(r["job"]["options"]["timeout"], 30.0, "{r}");
+        let args: Vec<&str> = r["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let at = args.iter().position(|a| *a == "--job").expect("--job") + 1;
+        let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(args[at]).unwrap()).unwrap();
+        assert_eq!(file, r["job"]);
+        assert_eq!(r["job"]["property"]["kind"], "robust", "{r}");
+        assert!(r["job"]["options"]["seed"].as_u64().is_some(), "{r}");
         let v = r["verdict"].as_str().unwrap();
         assert!(["verified", "falsified", "unknown"].contains(&v), "{r}");
         assert!(!r["stages"].as_array().unwrap().is_empty(), "{r}");
@@ -543,6 +552,10 @@ fn bad_configurations_are_one_line_errors() {
     for (cfg, needle) in [
         ("x=--no-such-flag", "configuration `x`"),
         ("x=--eps 3", "belongs to the instance"),
+        ("x=--ort-cpu=vnni", "belongs to the instance"),
+        ("x=--timeout 0", "--timeout must be a positive number"),
+        ("x=--backend cplex", "unknown backend"),
+        ("x=--search \"off", "quotes"),
         ("x=--json", "set by the harness"),
         ("bad name=--search off", "configuration name"),
         ("noequals", "NAME=FLAGS"),
@@ -554,8 +567,11 @@ fn bad_configurations_are_one_line_errors() {
     }
     // A configuration file (TOML lines and JSON), and a name reused with other flags.
     let toml = d.path().join("c.toml");
-    std::fs::write(&toml, "# configs\n[configs]\nfast = \"--backend none --search off\"\nfull = \"--timeout 5\"\n")
-        .unwrap();
+    std::fs::write(
+        &toml,
+        "# configs\n[configs]\nfast = { backends = [\"none\"], search = \"off\" }\nfull = \"--timeout 5\"\n",
+    )
+    .unwrap();
     let o = quiver(&["bench", s(&suite), "--configs", s(&toml), "--out", s(&out)]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let recs = records(&out);
@@ -611,7 +627,8 @@ fn runner_enforces_time_and_memory_limits() {
 #[test]
 fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
     use quiver::harness::suite;
-    use quiver::spec::robust::TieRule;
+    use quiver::query::{Input, Property};
+    use quiver::spec::robust::{Radius, TieRule};
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("t.csv");
     std::fs::write(
@@ -624,9 +641,14 @@ fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
     assert_eq!(s.layout, "quiver");
     let ids: Vec<&str> = s.instances.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["bundled/bundled#5/eps2/first-index", "bundled/bundled#5/eps2"]);
-    assert!(s.instances[0].spec_args.windows(2).any(|w| w == ["--tie", "first-index"]));
-    assert!(s.instances[1].spec_args.windows(2).any(|w| w == ["--tie", "any"]));
-    assert!(!s.instances[0].spec_args.contains(&"--labels".to_string()), "labels come with @bundled");
+    let robust = |i: usize| match &s.instances[i].property {
+        Property::Robust { input: Input::Dataset { labels, index, .. }, radius, tie, .. } => {
+            (labels.clone(), *index, *radius, *tie)
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(robust(0), (None, 5, Radius::Integer(2), TieRule::FirstIndex), "labels come with @bundled");
+    assert_eq!(robust(1).3, TieRule::AnyTieUnsafe);
     assert_eq!(s.instances[0].timeout_s, Some(60.0));
     // The default tie rule applies to rows without one; then the two rows are the same instance.
     let e = suite::load(&p, TieRule::FirstIndex).unwrap_err().to_string();
@@ -642,7 +664,10 @@ fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
     assert_eq!(s.layout, "vnncomp");
     let ids: Vec<&str> = s.instances.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["a/p_1", "a/p_2", "b/p_2"]);
-    assert_eq!(s.instances[0].model, d.path().join("onnx/a.onnx").to_string_lossy());
+    assert_eq!(s.instances[0].model.path, d.path().join("onnx/a.onnx"));
+    assert!(
+        matches!(&s.instances[0].property, Property::Vnnlib { path, .. } if *path == d.path().join("vnnlib/p_1.vnnlib"))
+    );
     let exp: Vec<_> = s.instances.iter().map(|i| i.expected.map(|e| e.as_str())).collect();
     assert_eq!(exp, [None, Some("verified"), Some("falsified")]);
     for bad in ["a.onnx,p.vnnlib\n", "a.onnx,p.vnnlib,-1\n", "a.onnx,p.vnnlib,60,maybe\n"] {

@@ -13,7 +13,7 @@ use quiver::spec::{Atom, InputBox, Spec};
 use quiver::testgen;
 use quiver::verify::Verdict;
 use rand::SeedableRng;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Backend options; `threads > 1` solves the disjuncts' sub-MILPs concurrently.
 fn opts(threads: usize) -> BackendOptions {
@@ -256,7 +256,7 @@ fn exports_reread_by_highs_give_the_same_answer() {
         let analysis = bounds::analyze(net, spec, Method::Interval);
         let query = Query { net, spec, bounds: &analysis.bounds };
         let enc = encode(&query, &EncodeOptions::default()).expect("encodes");
-        let direct = highs::solve(&enc.model, Some(60.0), 1, None).outcome;
+        let direct = highs::solve(&enc.model, Some(Instant::now() + Duration::from_secs(60)), 1, None).outcome;
         let (verdict, _) = Milp.solve(&query, &opts(1));
         if enc.bands.is_empty() {
             // Without bands the model is exact: feasible ⟺ falsified.
@@ -316,12 +316,45 @@ fn a_set_stop_flag_interrupts_highs() {
     let model = market_split(4, 40, 7);
     // Without the flag the instance outlasts a short time limit (so the check below means
     // something) ...
-    let free = highs::solve(&model, Some(1.0), 1, None).outcome;
+    let free = highs::solve(&model, Some(Instant::now() + Duration::from_secs(1)), 1, None).outcome;
     assert_eq!(free, highs::Outcome::TimeLimit, "instance too easy");
-    // ... with the flag set, HiGHS stops at its first interrupt check, long before 30 s.
-    let stop = AtomicBool::new(true);
+    // ... with the flag set while it runs, HiGHS stops at its next interrupt check, long
+    // before 30 s.
+    let stop = AtomicBool::new(false);
     let t = std::time::Instant::now();
-    let run = highs::solve(&model, Some(30.0), 1, Some(&stop)).outcome;
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        highs::solve(&model, Some(Instant::now() + Duration::from_secs(30)), 1, Some(&stop)).outcome
+    });
     assert_eq!(run, highs::Outcome::Interrupted);
     assert!(t.elapsed() < Duration::from_secs(10), "interrupt took {:?}", t.elapsed());
+    // A flag set before the run, or a deadline already passed: HiGHS does not start.
+    assert_eq!(highs::solve(&model, None, 1, Some(&stop)).outcome, highs::Outcome::Interrupted);
+    assert_eq!(highs::solve(&model, Some(Instant::now()), 1, None).outcome, highs::Outcome::TimeLimit);
+}
+
+/// `solve_within` answers by its deadline (plus the grace) even if HiGHS would run on: here
+/// HiGHS's own limit stops it, and the answer is a time limit either way.
+#[test]
+fn solve_within_answers_by_the_deadline() {
+    use std::sync::atomic::AtomicBool;
+    let model = market_split(4, 40, 7);
+    let stop = AtomicBool::new(false);
+    let t = std::time::Instant::now();
+    let run = highs::solve_within(&model, Some(t + Duration::from_millis(500)), 1, &stop, Duration::from_millis(200));
+    assert_eq!(run.outcome, highs::Outcome::TimeLimit);
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    // A stop flag set from outside: interrupted.
+    let stop = AtomicBool::new(true);
+    let run = highs::solve_within(
+        &model,
+        Some(Instant::now() + Duration::from_secs(30)),
+        1,
+        &stop,
+        Duration::from_millis(200),
+    );
+    assert_eq!(run.outcome, highs::Outcome::Interrupted);
 }

@@ -381,6 +381,7 @@ fn default_import_refuses_cpu_dependent_u8s8_models() {
         assert_eq!(e.node(), Some(node), "{stem}: {e}");
         let s = e.to_string();
         assert!(s.contains("vpmaddubsw") && s.contains("reduce_range") && s.contains(stem), "{s}");
+        assert!(s.contains("--ort-cpu vnni"), "the refusal names the CLI flag: {s}");
     }
 }
 

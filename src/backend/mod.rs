@@ -4,10 +4,19 @@
 //! exact semantics; `Falsified` only with a [`crate::verdict::Witness`], which can only be made by
 //! replaying a candidate through the reference executor (backends refine or give up on spurious
 //! candidates themselves); anything else is `Unknown` with a typed reason.
+//!
+//! Each backend is a Cargo feature (`milp`: HiGHS, `smt`: Z3; both on by default): a build
+//! without them (`cargo build --no-default-features`) has the executor, bounds, search and
+//! harness and needs neither cmake nor libz3. [`available`] lists what is compiled in. Writing
+//! a backend's query for third-party solvers is a capability of the backend
+//! ([`Backend::export`]).
 
+#[cfg(feature = "milp")]
 pub mod bab;
+#[cfg(feature = "smt")]
 pub mod smt;
 
+#[cfg(feature = "milp")]
 pub mod milp;
 
 use crate::bounds::NetBounds;
@@ -15,7 +24,7 @@ use crate::budget::Budget;
 use crate::net::Network;
 use crate::spec::Spec;
 use crate::verdict::Verdict;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -45,7 +54,8 @@ impl BackendOptions {
 }
 
 /// Size of the encoding and solver effort, for `--json` and the experiment harness.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BackendStats {
     pub variables: usize,
     pub binaries: usize,
@@ -72,22 +82,91 @@ pub trait Backend {
     /// Short name, e.g. `milp`.
     fn name(&self) -> &'static str;
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats);
+
+    /// The formats [`Backend::export`] writes (`lp`, `mps`, `smt2`, …); none by default.
+    fn export_formats(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Write exactly the query this backend solves, in `format`, for third-party solvers.
+    fn export(&self, query: &Query<'_>, format: &str) -> Result<String, ExportError> {
+        let _ = query;
+        Err(ExportError::Format { backend: self.name(), format: format.to_string(), formats: self.export_formats() })
+    }
+}
+
+/// Why a query could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("backend `{backend}` does not write `{format}` (it writes: {})", if formats.is_empty() { "nothing".to_string() } else { formats.join(", ") })]
+    Format { backend: &'static str, format: String, formats: &'static [&'static str] },
+    /// The encoder could not encode the query.
+    #[error("{0}")]
+    Encode(String),
+}
+
+/// Every backend name quiver knows, with the Cargo feature that compiles it in.
+const KNOWN: [(&str, &str); 5] =
+    [("milp", "milp"), ("milp-whole", "milp"), ("bab", "milp"), ("smt-bv", "smt"), ("smt-lia", "smt")];
+
+/// What `--backend` defaults to: `milp` when it is compiled in, else `none`.
+pub const DEFAULT_BACKEND: &str = if cfg!(feature = "milp") { "milp" } else { "none" };
+
+/// The default backends of a pipeline ([`DEFAULT_BACKEND`], `none` as no backend).
+pub fn default_backends() -> Vec<String> {
+    [DEFAULT_BACKEND].iter().filter(|b| **b != "none").map(|b| b.to_string()).collect()
 }
 
 /// The backends compiled into this build, by name (what `--backend all` runs). [`by_name`] also
-/// knows the baseline `milp-whole` (see [`milp::MilpWhole`]) and the branch-and-bound variants
-/// `bab:KEY=VALUE+…` (see [`bab`]).
+/// knows the baseline `milp-whole` (see `milp::MilpWhole`) and the branch-and-bound variants
+/// `bab:KEY=VALUE+…` (see `bab`).
 pub fn available() -> Vec<&'static str> {
-    vec!["milp", "bab", "smt-bv", "smt-lia"]
+    let mut v = Vec::new();
+    if cfg!(feature = "milp") {
+        v.extend(["milp", "bab"]);
+    }
+    if cfg!(feature = "smt") {
+        v.extend(["smt-bv", "smt-lia"]);
+    }
+    v
 }
 
-/// Instantiate a backend by name.
+/// Instantiate a backend by name (`None`: unknown, or not compiled into this build).
 pub fn by_name(name: &str) -> Option<Box<dyn Backend>> {
     match name {
+        #[cfg(feature = "milp")]
         "milp" => Some(Box::new(milp::Milp)),
+        #[cfg(feature = "milp")]
         "milp-whole" => Some(Box::new(milp::MilpWhole)),
+        #[cfg(feature = "smt")]
         "smt-bv" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Bv))),
+        #[cfg(feature = "smt")]
         "smt-lia" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Lia))),
+        #[cfg(feature = "milp")]
         n => bab::BabOptions::from_name(n).map(|opts| Box::new(bab::Bab { opts }) as Box<dyn Backend>),
+        #[cfg(not(feature = "milp"))]
+        _ => None,
+    }
+}
+
+/// Check a `--backend` value: a backend compiled into this build, `all` or `none`. The error
+/// says whether the name is unknown or its feature was left out of this build.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if matches!(name, "all" | "none") || by_name(name).is_some() {
+        return Ok(());
+    }
+    let names = {
+        let mut v = available();
+        if cfg!(feature = "milp") {
+            v.push("milp-whole");
+        }
+        v.extend(["all", "none"]);
+        v.join(", ")
+    };
+    match KNOWN.iter().find(|(n, _)| *n == name) {
+        Some((_, feature)) => Err(format!(
+            "`{name}`: this build has no `{feature}` backend (built without the Cargo feature `{feature}`; available: {names})"
+        )),
+        None => Err(format!("`{name}`: unknown backend (available: {names})")),
     }
 }

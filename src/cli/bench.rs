@@ -4,10 +4,9 @@
 use super::exit;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use quiver::harness::{bench, config, store, suite, vnncomp};
+use console::style;
+use quiver::harness::{bench, config, store, suite};
 use quiver::spec::robust::TieRule;
-use quiver::verify::{Report, Unknown, Verdict};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Exit code of `bench` after an interruption (Ctrl-C / SIGTERM): 128 + SIGINT.
@@ -15,13 +14,15 @@ pub const INTERRUPTED: u8 = 130;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A configuration: NAME=FLAGS, where FLAGS are `quiver verify` flags (e.g.
-    /// full="--backend milp", bounds-only="--backend none --search off", milp-4t="--threads 4").
+    /// A configuration: NAME=FLAGS, where FLAGS are `quiver verify` option flags, split like a
+    /// POSIX shell would (e.g. full="--backend milp", bounds-only="--backend none --search off",
+    /// milp-4t="--threads 4"); the model and property flags belong to the suite.
     /// Repeat for several; none given means one configuration `default` (the default pipeline).
     /// `--timeout S` in FLAGS sets that configuration's own time limit.
     #[arg(long = "config", value_name = "NAME=FLAGS")]
     pub configs: Vec<String>,
-    /// Read configurations from a file: JSON {"NAME": "FLAGS", …} or TOML lines NAME = "FLAGS".
+    /// Read configurations from a file: TOML `[configs]` NAME = "FLAGS" or NAME = { backends =
+    /// ["smt-bv"], timeout = 60, … }, or JSON {"NAME": "FLAGS" or {options}, …}.
     #[arg(long = "configs", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
     /// Runs in parallel (each run is one child process; solver threads come on top).
@@ -45,10 +46,7 @@ pub struct RunArgs {
     /// Seed passed to configurations without their own --seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Show the progress line even when stderr is not a terminal.
-    #[arg(long, conflicts_with = "no_progress")]
-    pub progress: bool,
-    /// Never show the progress line.
+    /// Never show the progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -58,7 +56,7 @@ pub struct BenchArgs {
     /// The suite: a quiver suite CSV (model,images,labels,index,eps,timeout_s,expected[,tie]) or
     /// a VNN-COMP instances.csv (onnx,vnnlib,timeout[,expected]).
     pub suite: PathBuf,
-    /// Results directory: results.jsonl (append-only), witnesses/, vnncomp/. Rerunning the same
+    /// Results directory: results.jsonl (append-only), witnesses/, jobs/ (the job of every run), vnncomp/. Rerunning the same
     /// command skips the runs already recorded there.
     #[arg(long, required_unless_present = "list")]
     pub out: Option<PathBuf>,
@@ -69,8 +67,9 @@ pub struct BenchArgs {
     pub list: bool,
 }
 
-/// The configurations named on the command line, validated against `quiver verify`'s flags.
-pub fn configs(a: &RunArgs, inst: &suite::Instance) -> Result<Vec<config::Config>> {
+/// The configurations named on the command line and in `--configs`, each validated as it is read
+/// (typed options; see `quiver::harness::config`).
+pub fn configs(a: &RunArgs) -> Result<Vec<config::Config>> {
     let mut out = Vec::new();
     if let Some(f) = &a.config_file {
         out.extend(config::load_file(f)?);
@@ -82,25 +81,14 @@ pub fn configs(a: &RunArgs, inst: &suite::Instance) -> Result<Vec<config::Config
         out.push(config::new("default", "")?);
     }
     config::check_unique(&out)?;
-    for c in &out {
-        let mut argv = vec!["quiver".to_string()];
-        argv.extend(bench::child_args(inst, c, 1.0, 0, None));
-        if let Err(e) = <super::Cli as clap::Parser>::try_parse_from(&argv) {
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
-            bail!("configuration `{}` (`{}`): {first}", c.name, c.flags_text);
-        }
-    }
     Ok(out)
 }
 
 fn options(suite_path: &Path, out: &Path, a: &RunArgs) -> Result<bench::Options> {
     let suite = suite::load(suite_path, a.tie)?;
-    let configs = configs(a, &suite.instances[0])?;
+    let configs = configs(a)?;
     if let Some(t) = a.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            bail!("--timeout must be a positive number of seconds, got {t}");
-        }
+        quiver::query::time_limit("--timeout", t)?;
     }
     let shard = a.shard.as_deref().map(suite::parse_shard).transpose().map_err(anyhow::Error::msg)?;
     Ok(bench::Options {
@@ -113,7 +101,7 @@ fn options(suite_path: &Path, out: &Path, a: &RunArgs) -> Result<bench::Options>
         memory_mb: (a.memory_mb > 0).then_some(a.memory_mb),
         shard,
         seed: a.seed,
-        progress: !a.no_progress && (a.progress || std::io::stderr().is_terminal()),
+        progress: !a.no_progress,
     })
 }
 
@@ -156,67 +144,11 @@ pub fn bench_cmd(a: BenchArgs) -> Result<u8> {
     }
     if !s.disagreements.is_empty() {
         for d in &s.disagreements {
-            eprintln!("\x1b[31m{d}\x1b[0m");
+            eprintln!("{}", style(d).for_stderr().red());
         }
         return Ok(exit::SOUNDNESS);
     }
     Ok(exit::VERIFIED)
-}
-
-/// Write the VNN-COMP result file of a `verify` run (`report` is `None` when the run failed
-/// before deciding anything, e.g. an unsupported model: the result is `error`).
-pub fn write_vnncomp_result(
-    path: &Path,
-    report: Option<&Report>,
-    vnnlib: Option<&Path>,
-    integer_domain: bool,
-) -> Result<()> {
-    let text = match report {
-        None => vnncomp::result_file("error", None, None),
-        Some(r) => {
-            let limit = match &r.verdict {
-                Verdict::Unknown { reason: Unknown::TimeLimit(_) } => Some("time"),
-                _ => None,
-            };
-            let name = if r.disagreement.is_some() { "error" } else { r.verdict.name() };
-            match &r.verdict {
-                Verdict::Falsified { witness } => {
-                    let x: Vec<f64> = if integer_domain {
-                        witness.input().iter().map(|&v| v as f64).collect()
-                    } else {
-                        clamp_to_box(witness.input_real(), vnnlib)
-                    };
-                    vnncomp::result_file(name, limit, Some((&x, witness.output_real())))
-                }
-                _ => vnncomp::result_file(name, limit, None),
-            }
-        }
-    };
-    store::write_atomic(path, text.as_bytes())
-}
-
-/// The dequantized witness clamped into the VNN-LIB input box: a real input in the box that
-/// quantizes to the same integer input (the box meets that integer's quantization cell, and
-/// the dequantized value lies in the cell, so clamping stays in both).
-fn clamp_to_box(x: &[f64], vnnlib: Option<&Path>) -> Vec<f64> {
-    use num_traits::ToPrimitive;
-    let parsed =
-        vnnlib.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| quiver::spec::vnnlib::parse(&t).ok());
-    let Some(v) = parsed else { return x.to_vec() };
-    x.iter()
-        .enumerate()
-        .map(|(i, &xi)| {
-            let (lo, hi) = v.input_bounds.get(i).cloned().unwrap_or((None, None));
-            let mut y = xi;
-            if let Some(l) = lo.and_then(|n| n.value.to_f64()) {
-                y = y.max(l);
-            }
-            if let Some(h) = hi.and_then(|n| n.value.to_f64()) {
-                y = y.min(h);
-            }
-            y
-        })
-        .collect()
 }
 
 pub const BENCH_HELP: &str = "Example:\n  quiver bench benchmarks/harness/bundled.csv --config full=\"\" --config bounds-only=\"--backend none --search off\" --jobs 2 --out results/\n\
@@ -255,12 +187,11 @@ pub fn report_cmd(a: ReportArgs) -> Result<u8> {
     };
     let files = report::write_all(&data, &out)?;
     let alarms = data.alarms();
-    let tty = std::io::stdout().is_terminal();
     if !a.quiet {
         let md = report::markdown(&data, &data.stats());
         for line in md.lines() {
-            if tty && line.starts_with("> * ") {
-                println!("\x1b[31m{line}\x1b[0m");
+            if line.starts_with("> * ") {
+                println!("{}", style(line).red());
             } else {
                 println!("{line}");
             }
@@ -278,7 +209,7 @@ pub fn report_cmd(a: ReportArgs) -> Result<u8> {
     eprintln!("wrote {} files in {}", files.len(), out.display());
     if !alarms.is_empty() {
         for al in &alarms {
-            eprintln!("\x1b[31m{al}\x1b[0m");
+            eprintln!("{}", style(al).for_stderr().red());
         }
         return Ok(exit::SOUNDNESS);
     }
@@ -338,7 +269,7 @@ pub fn regress_cmd(a: RegressArgs) -> Result<u8> {
     let (dir, config_names) = match &a.results {
         // Recorded runs: all configurations, or those named on the command line.
         Some(d) if a.run.configs.is_empty() && a.run.config_file.is_none() => (d.clone(), None),
-        Some(d) => (d.clone(), Some(configs(&a.run, &suite.instances[0])?.into_iter().map(|c| c.name).collect())),
+        Some(d) => (d.clone(), Some(configs(&a.run)?.into_iter().map(|c| c.name).collect())),
         None => {
             let dir = match &a.out {
                 Some(o) => o.clone(),
@@ -381,8 +312,7 @@ pub fn regress_cmd(a: RegressArgs) -> Result<u8> {
         bail!("{}: no runs of this suite recorded", dir.display());
     }
     let o = regress::check(&records, &expected);
-    let tty = std::io::stdout().is_terminal();
-    let red = |s: String| if tty { format!("\x1b[31m{s}\x1b[0m") } else { s };
+    let red = |s: String| style(s).red().to_string();
     for x in &o.alarms {
         println!("{}", red(format!("ALARM          {x}")));
     }

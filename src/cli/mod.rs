@@ -1,19 +1,18 @@
-//! Argument definitions and the subcommands.
+//! Argument definitions and the subcommands: parse the arguments into the library's types
+//! ([`quiver::query`]), call the library, print, and map the outcome to an exit code.
 
 mod bench;
 pub mod exit;
-mod input;
 mod print;
 mod radius;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use quiver::bounds::Method;
-use quiver::net::{exec, format, Network};
-use quiver::search::SearchOptions;
-use quiver::spec::real::Domain;
+use quiver::net::{exec, format};
+use quiver::query::args::{InputArgs, JobArgs, ModelArgs, PropertyArgs};
+use quiver::query::Loaded;
 use quiver::spec::robust::{robustness, Radius, TieRule};
-use quiver::spec::{vnnlib, Spec};
 use quiver::verify::{self, Options, Report, Verdict};
 use std::path::{Path, PathBuf};
 
@@ -95,103 +94,10 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
-struct ModelArgs {
-    /// Model: quiver JSON, ONNX (QOperator/QDQ int8), Keras fixed-point .h5, or `@bundled`.
-    model: PathBuf,
-    /// Quantization bits of a Keras fixed-point .h5 model (default: from the file name, or 6).
-    #[arg(long)]
-    q_bits: Option<u8>,
-}
-
-#[derive(Args, Debug)]
-struct InputArgs {
-    /// Input file: integers (the quantized input) separated by whitespace or commas, or a JSON array.
-    #[arg(long, conflicts_with = "dataset")]
-    input: Option<PathBuf>,
-    /// The input file holds real values; quantize them with the model's input quantization.
-    #[arg(long, requires = "input")]
-    real: bool,
-    /// An MNIST-style IDX image file (optionally gzipped) to take the input from, or `@bundled`
-    /// for the bundled model's 200 test vectors (their labels come with them).
-    #[arg(long, requires = "index")]
-    dataset: Option<PathBuf>,
-    /// Index of the image in --dataset.
-    #[arg(long, requires = "dataset")]
-    index: Option<usize>,
-}
-
-#[derive(Args, Debug)]
-struct SpecArgs {
-    /// A VNN-LIB property (the assertions describe a counterexample).
-    #[arg(long, conflicts_with = "robust")]
-    vnnlib: Option<PathBuf>,
-    /// Whether the VNN-LIB variables are the real (dequantized) or the integer values.
-    #[arg(long, default_value = "real", requires = "vnnlib")]
-    domain: Domain,
-    /// L∞ local robustness around the input (needs --eps or --eps-real).
-    #[arg(long)]
-    robust: bool,
-    #[command(flatten)]
-    input: InputArgs,
-    /// Integer radius on the quantized input grid.
-    #[arg(long, conflicts_with = "eps_real")]
-    eps: Option<i64>,
-    /// Real radius, mapped through the input quantization.
-    #[arg(long)]
-    eps_real: Option<f64>,
-    /// The class that must win (default: the label from --labels, else the predicted class).
-    #[arg(long)]
-    label: Option<usize>,
-    /// IDX label file for --dataset (gives the default --label); `@bundled` with `--dataset @bundled`.
-    #[arg(long, requires = "dataset")]
-    labels: Option<PathBuf>,
-    /// Tie rule: `any` (a tie with another class is a violation) or `first-index` (argmax semantics).
-    #[arg(long, default_value = "any")]
-    tie: TieRule,
-    /// Bound propagation method: none, interval or symbolic.
-    #[arg(long, default_value = "symbolic")]
-    bounds: Method,
-}
-
-#[derive(Args, Debug)]
 struct VerifyArgs {
+    /// The job: the model, the property and the options (or --job FILE).
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    spec: SpecArgs,
-    /// Skip replaying the box center and corners before bounds.
-    #[arg(long)]
-    no_probe: bool,
-    /// Gradient-based counterexample search (on/off).
-    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
-    search: String,
-    /// Time budget of the search, in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    search_budget: f64,
-    /// Seed of the search (results are deterministic for a seed and thread count).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Complete backend(s), comma-separated: milp, bab (branch and bound in the bound propagation
-    /// with MILP leaves; variants `bab:KEY=VALUE+…`, see encodings/bab.md), smt-bv, smt-lia, all,
-    /// or none (also milp-whole: the exported one-model MILP as is, a baseline for experiments).
-    #[arg(long, value_delimiter = ',', default_value = "milp")]
-    backend: Vec<String>,
-    /// Run every listed backend (and bounds) on the query and report any contradiction (exit 3).
-    #[arg(long)]
-    crosscheck: bool,
-    /// Time limit of the whole pipeline (probe, bounds, search and every backend), in seconds.
-    /// A watchdog stops the solvers when it passes; the answer is then `unknown` (time limit).
-    #[arg(long)]
-    timeout: Option<f64>,
-    /// Threads (0 = all cores): the MILP backend solves up to this many disjuncts' sub-MILPs at
-    /// once (one HiGHS thread each; the first witness stops the others), the search runs its
-    /// restarts on this many threads (the SMT backends use one).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Memory limit of the SMT backends in MiB (Z3's process-wide `memory_max_size`; Z3 then
-    /// answers unknown with the reason). Not applied to HiGHS.
-    #[arg(long, value_name = "MIB")]
-    memory_mb: Option<u32>,
+    job: JobArgs,
     #[arg(long)]
     json: bool,
     /// Also write a VNN-COMP result file: sat (with the counterexample), unsat, timeout, unknown
@@ -205,7 +111,10 @@ struct EncodeArgs {
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
-    spec: SpecArgs,
+    property: PropertyArgs,
+    /// Bound propagation method whose bounds the encoding uses: none, interval or symbolic.
+    #[arg(long, default_value = "symbolic")]
+    bounds: Method,
     /// Output format: lp or mps (the MILP backend's model), smt2 (the SMT backend's query).
     #[arg(long)]
     format: String,
@@ -219,67 +128,16 @@ struct EncodeArgs {
     force: bool,
 }
 
-/// Load a model by extension; `@bundled` is the embedded default.
-fn load_model(m: &ModelArgs) -> Result<Network> {
-    let path = &m.model;
-    if path.as_os_str() == "@bundled" {
-        return Ok(quiver::bundled::model());
-    }
-    Ok(quiver::import::load_any(path, m.q_bits)?)
-}
-
-/// The integer input named by the arguments, and its dataset label if known.
-fn read_input(net: &Network, a: &InputArgs, labels: Option<&Path>) -> Result<(Vec<i64>, Option<usize>)> {
-    if let Some(path) = &a.input {
-        return Ok((input::read(net, path, a.real)?, None));
-    }
-    let (Some(path), Some(index)) = (&a.dataset, a.index) else {
-        bail!("no input given: use --input FILE or --dataset FILE --index N");
-    };
-    if path.as_os_str() == quiver::bundled::DATASET {
-        // The bundled test vectors (inputs of the bundled model) and their labels.
-        let v = quiver::bundled::vectors();
-        let x = v.inputs.get(index).cloned().with_context(|| {
-            format!("{}: index {index} out of range ({} vectors)", quiver::bundled::DATASET, v.inputs.len())
-        })?;
-        quiver::net::exec::check_input(net, &x)
-            .with_context(|| format!("{} vector {index}", quiver::bundled::DATASET))?;
-        let label = match labels {
-            Some(lp) if lp.as_os_str() != quiver::bundled::DATASET => {
-                bail!(
-                    "--labels {}: the labels of --dataset @bundled come with it (use --labels @bundled or omit it)",
-                    lp.display()
-                )
-            }
-            _ => v.labels.get(index).copied(),
-        };
-        return Ok((x, label));
-    }
-    let (x, _) = quiver::import::idx::load_image(path, index)?;
-    quiver::net::exec::check_input(net, &x).with_context(|| format!("{} image {index}", path.display()))?;
-    let label = match labels {
-        Some(lp) => {
-            let l = quiver::import::idx::load_labels(lp)?;
-            let v = l
-                .get(index)
-                .with_context(|| format!("{}: index {index} out of range ({} labels)", lp.display(), l.len()))?;
-            Some(usize::from(*v))
-        }
-        None => None,
-    };
-    Ok((x, label))
-}
-
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Info { model, json } => {
-            let net = load_model(&model)?;
+            let net = model.model().load()?;
             print::info(&net, json);
             Ok(exit::VERIFIED)
         }
         Command::Run { model, input, json } => {
-            let net = load_model(&model)?;
-            let (x, _) = read_input(&net, &input, None)?;
+            let net = model.model().load()?;
+            let (x, _) = input.input(None)?.read(&net)?;
             let y = exec::run(&net, &x)?;
             print::run(&net, &x, &y, json);
             Ok(exit::VERIFIED)
@@ -288,7 +146,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let vnn = args.vnncomp_result.clone();
             let res = verify_cmd(args);
             if let (Some(p), Err(_)) = (&vnn, &res) {
-                let _ = bench::write_vnncomp_result(p, None, None, false);
+                let _ = quiver::harness::store::write_atomic(p, quiver::harness::vnncomp::result_of(None).as_bytes());
             }
             res
         }
@@ -298,7 +156,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Radius(args) => radius::radius_cmd(args),
         Command::Encode(args) => encode_cmd(args),
         Command::Import { model, output, force } => {
-            let net = load_model(&model)?;
+            let net = model.model().load()?;
             write_new(&output, &format::to_json(&net), force)?;
             eprintln!(
                 "wrote {} ({} layers, {} parameters)",
@@ -328,103 +186,32 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
     })
 }
 
-fn build_spec(net: &Network, a: &SpecArgs) -> Result<Spec> {
-    if let Some(path) = &a.vnnlib {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let v = vnnlib::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let spec = quiver::spec::real::to_spec(&v, net, a.domain, format!("VNN-LIB {}", path.display()))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        spec.check(net).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        return Ok(spec);
-    }
-    if !a.robust {
-        bail!("nothing to verify: give --vnnlib FILE or --robust (--input FILE | --dataset FILE --index N) --eps N");
-    }
-    let where_ =
-        a.input.input.as_ref().or(a.input.dataset.as_ref()).map(|p| p.display().to_string()).unwrap_or_default();
-    let (x, dataset_label) = read_input(net, &a.input, a.labels.as_deref())?;
-    let radius = match (a.eps, a.eps_real) {
-        (Some(e), None) => Radius::Integer(e),
-        (None, Some(e)) => Radius::Real(e),
-        _ => bail!("--robust needs exactly one of --eps N or --eps-real X"),
-    };
-    let label = match a.label.or(dataset_label) {
-        Some(l) => l,
-        None => exec::argmax(&exec::run(net, &x).with_context(|| where_.clone())?),
-    };
-    let spec = robustness(net, &x, radius, label, a.tie).with_context(|| where_.clone())?;
-    spec.check(net).with_context(|| where_)?;
-    Ok(spec)
-}
-
 fn verify_cmd(a: VerifyArgs) -> Result<u8> {
-    let net = load_model(&a.model)?;
-    let spec = build_spec(&net, &a.spec)?;
-    if let Some(t) = a.timeout {
-        if !(t.is_finite() && t > 0.0) {
-            bail!("--timeout must be a positive number of seconds, got {t}");
-        }
-    }
-    if !(a.search_budget.is_finite() && a.search_budget >= 0.0) {
-        bail!("--search-budget must be a non-negative number of seconds, got {}", a.search_budget);
-    }
-    let backends: Vec<String> = a.backend.iter().filter(|b| b.as_str() != "none").cloned().collect();
-    for b in &backends {
-        if b != "all" && quiver::backend::by_name(b).is_none() {
-            bail!(
-                "unknown backend `{b}` (available: {}, milp-whole, bab:KEY=VALUE+…, all, none)",
-                quiver::backend::available().join(", ")
-            );
-        }
-    }
-    let threads = match a.threads {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        n => n,
-    };
-    let search = (a.search == "on").then(|| SearchOptions {
-        budget: std::time::Duration::from_secs_f64(a.search_budget),
-        seed: a.seed,
-        threads,
-        ..SearchOptions::default()
-    });
-    let opts = Options {
-        bounds: a.spec.bounds,
-        probe: !a.no_probe,
-        search,
-        backends,
-        crosscheck: a.crosscheck,
-        time_limit: a.timeout.map(std::time::Duration::from_secs_f64),
-        threads,
-    };
-    if let Some(mb) = a.memory_mb {
-        quiver::backend::smt::set_memory_limit_mb(mb);
-    }
-    let report = verify::verify(&net, &spec, &opts);
-    print::report(&net, &spec, &a.model.model, &report, a.json);
+    let job = a.job.job()?;
+    let (loaded, report) = job.run()?;
+    print::report(&loaded.net, &loaded.spec, &job.model.path, &report, a.json);
     if let Some(p) = &a.vnncomp_result {
-        bench::write_vnncomp_result(p, Some(&report), a.spec.vnnlib.as_deref(), a.spec.domain == Domain::Integer)?;
+        let text = quiver::harness::vnncomp::result_of(Some((&report, &loaded)));
+        quiver::harness::store::write_atomic(p, text.as_bytes())?;
     }
     Ok(exit_code(&report))
 }
 
 fn encode_cmd(a: EncodeArgs) -> Result<u8> {
-    let net = load_model(&a.model)?;
-    let spec = build_spec(&net, &a.spec)?;
-    let analysis = quiver::bounds::analyze(&net, &spec, a.spec.bounds);
-    let query = quiver::backend::Query { net: &net, spec: &spec, bounds: &analysis.bounds };
-    let text = match a.format.as_str() {
-        "lp" => quiver::backend::milp::export::export_lp(&query)?,
-        "mps" => quiver::backend::milp::export::export_mps(&query)?,
-        "smt2" => {
-            let logic = match a.logic.as_str() {
-                "bv" => quiver::backend::smt::Logic::Bv,
-                "lia" => quiver::backend::smt::Logic::Lia,
-                other => bail!("unknown --logic `{other}` (expected bv or lia)"),
-            };
-            quiver::backend::smt::smt2::export_smt2(&query, logic)?
-        }
-        other => bail!("unknown --format `{other}` (expected lp, mps or smt2)"),
+    // The backend whose exact query the format is.
+    let backend = match (a.format.as_str(), a.logic.as_str()) {
+        ("lp" | "mps", _) => "milp",
+        ("smt2", "bv") => "smt-bv",
+        ("smt2", "lia") => "smt-lia",
+        ("smt2", other) => bail!("unknown --logic `{other}` (expected bv or lia)"),
+        (other, _) => bail!("unknown --format `{other}` (expected lp, mps or smt2)"),
     };
+    quiver::backend::check_name(backend).map_err(|e| anyhow::anyhow!("--format {}: backend {e}", a.format))?;
+    let b = quiver::backend::by_name(backend).with_context(|| format!("backend `{backend}` is not available"))?;
+    let loaded = Loaded::new(&a.model.model(), &a.property.property()?)?;
+    let analysis = quiver::bounds::analyze(&loaded.net, &loaded.spec, a.bounds);
+    let query = quiver::backend::Query { net: &loaded.net, spec: &loaded.spec, bounds: &analysis.bounds };
+    let text = b.export(&query, &a.format)?;
     write_new(&a.output, &text, a.force)?;
     eprintln!("wrote {} ({} bytes)", a.output.display(), text.len());
     Ok(exit::VERIFIED)
@@ -457,11 +244,8 @@ fn demo(count: usize, eps: &[i64], timeout: f64, json: bool) -> Result<u8> {
         );
         println!("pipeline: probe → symbolic bounds → gradient search → MILP (HiGHS); falsified = replayed witness");
     }
-    if !(timeout.is_finite() && timeout > 0.0) {
-        bail!("--timeout must be a positive number of seconds, got {timeout}");
-    }
+    let opts = Options { time_limit: Some(quiver::query::time_limit("--timeout", timeout)?), ..Options::default() };
     let mut rows = Vec::new();
-    let opts = Options { time_limit: Some(std::time::Duration::from_secs_f64(timeout)), ..Options::default() };
     for (k, x) in vectors.inputs.iter().take(count).enumerate() {
         let y = exec::run(&net, x)?;
         let label = vectors.labels.get(k).copied().unwrap_or_else(|| exec::argmax(&y));

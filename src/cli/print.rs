@@ -182,7 +182,7 @@ pub fn report(net: &Network, spec: &Spec, model: &Path, r: &Report, as_json: boo
         );
     }
     if let Some(d) = &r.disagreement {
-        println!("\x1b[31m{d}\x1b[0m");
+        println!("{}", console::style(d).red());
     }
     println!("result   {}  ({:.3} ms)", verdict_line(&r.verdict), r.seconds * 1e3);
     if let Verdict::Falsified { witness } = &r.verdict {

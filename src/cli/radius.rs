@@ -1,12 +1,13 @@
 //! `quiver radius`: the maximum robustness radius around one input.
 
-use super::{exit, load_model, read_input, InputArgs, ModelArgs};
+use super::exit;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use quiver::bounds::Method;
 use quiver::budget::Budget;
 use quiver::net::exec;
 use quiver::props::radius::{radius, RadiusOptions, RadiusQuery, RadiusReport, Strategy, Unit};
+use quiver::query::args::{InputArgs, ModelArgs};
 use quiver::search::SearchOptions;
 use quiver::spec::robust::TieRule;
 use quiver::verify::Options;
@@ -90,10 +91,10 @@ fn seconds(name: &str, v: Option<f64>) -> Result<Option<Duration>> {
 }
 
 pub fn radius_cmd(a: RadiusArgs) -> Result<u8> {
-    let net = load_model(&a.model)?;
-    let where_ =
-        a.input.input.as_ref().or(a.input.dataset.as_ref()).map(|p| p.display().to_string()).unwrap_or_default();
-    let (x, dataset_label) = read_input(&net, &a.input, a.labels.as_deref())?;
+    let net = a.model.model().load()?;
+    let input = a.input.input(a.labels.as_deref())?;
+    let where_ = input.path().display().to_string();
+    let (x, dataset_label) = input.read(&net)?;
     let label = match a.label.or(dataset_label) {
         Some(l) => l,
         None => exec::argmax(&exec::run(&net, &x).with_context(|| where_.clone())?),

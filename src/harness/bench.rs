@@ -12,14 +12,15 @@ use super::runner::{self, Limits, Outcome, INTERRUPTED};
 use super::store::{self, Store};
 use super::suite::{self, Instance, Suite};
 use super::{file_component, vnncomp};
+use crate::query::{Job, VerifyOptions};
 use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Time limit used when neither the configuration, the command line nor the suite gives one.
 pub const DEFAULT_TIMEOUT_S: f64 = 300.0;
@@ -41,7 +42,7 @@ pub struct Options {
     pub shard: Option<(usize, usize)>,
     /// Seed passed to configurations without their own `--seed`.
     pub seed: u64,
-    /// Show a progress line on stderr.
+    /// Show a progress bar on stderr (drawn only when stderr is a terminal).
     pub progress: bool,
 }
 
@@ -64,7 +65,7 @@ pub struct Summary {
 
 /// The effective time limit of a run.
 pub fn time_limit(opts: &Options, inst: &Instance, cfg: &Config) -> f64 {
-    cfg.timeout_s.or(opts.timeout_s).or(inst.timeout_s).unwrap_or(DEFAULT_TIMEOUT_S)
+    cfg.timeout_s().or(opts.timeout_s).or(inst.timeout_s).unwrap_or(DEFAULT_TIMEOUT_S)
 }
 
 /// The grace period after the time limit before the harness kills a run: the limit applies to
@@ -73,16 +74,18 @@ pub fn grace(limit: f64) -> f64 {
     5.0 + 0.1 * limit
 }
 
-/// The child's arguments for one run (`vnncomp_out`: where it writes its VNN-COMP result file).
-pub fn child_args(inst: &Instance, cfg: &Config, limit: f64, seed: u64, vnncomp_out: Option<&Path>) -> Vec<String> {
-    let mut a = vec!["verify".to_string(), inst.model.clone()];
-    a.extend(inst.spec_args.iter().cloned());
-    a.extend(cfg.flags.iter().cloned());
-    a.extend(["--timeout".to_string(), format!("{limit}")]);
-    if cfg.seed.is_none() {
-        a.extend(["--seed".to_string(), seed.to_string()]);
-    }
-    a.push("--json".into());
+/// The job of one run: the instance's model and property under the configuration's options,
+/// with the effective time limit and seed.
+pub fn child_job(inst: &Instance, cfg: &Config, limit: f64, seed: u64) -> Job {
+    let options = VerifyOptions { timeout: Some(limit), seed: Some(cfg.seed().unwrap_or(seed)), ..cfg.options.clone() };
+    Job { model: inst.model.clone(), property: inst.property.clone(), options }
+}
+
+/// The child's arguments for one run: it reads its job from `job_file` (JSON) and reports as
+/// JSON (`vnncomp_out`: where it writes its VNN-COMP result file).
+pub fn child_args(job_file: &Path, vnncomp_out: Option<&Path>) -> Vec<String> {
+    let mut a: Vec<String> =
+        vec!["verify".into(), "--job".into(), job_file.to_string_lossy().into_owned(), "--json".into()];
     if let Some(p) = vnncomp_out {
         a.extend(["--vnncomp-result".to_string(), p.to_string_lossy().into_owned()]);
     }
@@ -207,7 +210,7 @@ fn now_unix() -> f64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-struct Job<'a> {
+struct Run<'a> {
     inst: &'a Instance,
     cfg: &'a Config,
     /// Position of `cfg` in the configuration list.
@@ -215,7 +218,7 @@ struct Job<'a> {
 }
 
 /// Run one instance under one configuration and build its record (`None`: interrupted).
-fn run_one(opts: &Options, machine: &Machine, job: &Job<'_>) -> Result<Option<Record>> {
+fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Record>> {
     let (inst, cfg) = (job.inst, job.cfg);
     let limit = time_limit(opts, inst, cfg);
     let stem = file_component(&inst.id);
@@ -227,8 +230,12 @@ fn run_one(opts: &Options, machine: &Machine, job: &Job<'_>) -> Result<Option<Re
         }
         let _ = std::fs::remove_file(p);
     }
-    let seed = cfg.seed.unwrap_or(opts.seed);
-    let args = child_args(inst, cfg, limit, seed, vnn_abs.as_deref());
+    let seed = cfg.seed().unwrap_or(opts.seed);
+    let job_spec = child_job(inst, cfg, limit, seed);
+    // The job file stays in the results directory: `quiver verify --job FILE` reruns the run.
+    let job_file = opts.out.join(format!("jobs/{}/{stem}.json", file_component(&cfg.name)));
+    store::write_atomic(&job_file, (job_spec.to_json() + "\n").as_bytes())?;
+    let args = child_args(&job_file, vnn_abs.as_deref());
     let limits = Limits {
         wall: Duration::from_secs_f64(limit + grace(limit)),
         memory_bytes: opts.memory_mb.map(|m| m.saturating_mul(1 << 20)),
@@ -278,6 +285,7 @@ fn run_one(opts: &Options, machine: &Machine, job: &Job<'_>) -> Result<Option<Re
         flags: cfg.flags_text.clone(),
         config_order: job.order,
         args,
+        job: Some(job_spec),
         suite: opts.suite.path.display().to_string(),
         line: inst.line,
         vnncomp: inst.vnncomp.clone(),
@@ -331,15 +339,6 @@ fn disagreement_text(instance: &str, verified: &[String], falsified: &[String]) 
     )
 }
 
-fn fmt_duration(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else {
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
-}
-
 /// Run the suite. Errors are setup problems (unreadable directory, a configuration recorded with
 /// other flags, a child that cannot be started); anything a run does is recorded.
 pub fn run(opts: &Options) -> Result<Summary> {
@@ -386,15 +385,27 @@ pub fn run(opts: &Options) -> Result<Summary> {
             if done.contains(&(inst.id.as_str(), cfg.name.as_str())) {
                 summary.skipped += 1;
             } else {
-                jobs.push(Job { inst, cfg, order });
+                jobs.push(Run { inst, cfg, order });
             }
         }
     }
     let machine = machine::current();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let started = Instant::now();
-    let red = |s: &str| if opts.progress { format!("\x1b[31m{s}\x1b[0m") } else { s.to_string() };
+    // The progress bar draws only on a terminal (indicatif hides it otherwise); alarm lines are
+    // printed above it, in red on a terminal.
+    let bar = if opts.progress {
+        ProgressBar::with_draw_target(Some(summary.planned as u64), ProgressDrawTarget::stderr_with_hz(5))
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("[{pos}/{len}] {msg} | elapsed {elapsed} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(summary.skipped as u64);
+    bar.reset_eta();
+    let alarm = |msg: &str| bar.suspend(|| eprintln!("{}", console::style(msg).for_stderr().red()));
     let mut fatal: Option<anyhow::Error> = None;
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Result<Option<Record>>>();
@@ -413,8 +424,6 @@ pub fn run(opts: &Options) -> Result<Summary> {
             });
         }
         drop(tx);
-        let mut finished = 0usize;
-        let mut last_draw = Instant::now() - Duration::from_secs(1);
         let mut all_done = false;
         while !all_done {
             match rx.recv_timeout(Duration::from_millis(250)) {
@@ -423,20 +432,26 @@ pub fn run(opts: &Options) -> Result<Summary> {
                         fatal.get_or_insert(e);
                         stop.store(true, Ordering::SeqCst);
                     }
-                    finished += 1;
                     summary.ran += 1;
                     *summary.counts.entry(rec.verdict.clone()).or_default() += 1;
                     if let Some(msg) = agreement.add(&rec) {
-                        if opts.progress {
-                            eprint!("\r\x1b[2K");
-                        }
-                        eprintln!("{}", red(&msg));
+                        alarm(&msg);
                     }
                     if let Some(d) = &rec.disagreement {
                         let msg = format!("{} under {}: {d}", rec.instance, rec.config);
-                        eprintln!("{}", red(&msg));
+                        alarm(&msg);
                         run_alarms.push(msg);
                     }
+                    let c = |k: &str| summary.counts.get(k).copied().unwrap_or(0);
+                    let dis = agreement.all().len();
+                    bar.set_message(format!(
+                        "{} verified, {} falsified, {} unknown, {} error | {dis} disagreements",
+                        c("verified"),
+                        c("falsified"),
+                        c("unknown"),
+                        c("error"),
+                    ));
+                    bar.inc(1);
                 }
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {
@@ -446,30 +461,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => all_done = true,
             }
-            if opts.progress && (all_done || last_draw.elapsed() >= Duration::from_millis(200)) {
-                last_draw = Instant::now();
-                let el = started.elapsed().as_secs_f64();
-                let left = jobs.len().saturating_sub(finished);
-                let eta = if finished > 0 { fmt_duration(el / finished as f64 * left as f64) } else { "?".into() };
-                let c = |k: &str| summary.counts.get(k).copied().unwrap_or(0);
-                let dis = agreement.all().len();
-                let dis = if dis > 0 { red(&format!("{dis} disagreements")) } else { "0 disagreements".into() };
-                eprint!(
-                    "\r\x1b[2K[{}/{}] {} verified, {} falsified, {} unknown, {} error | {dis} | elapsed {} ETA {eta}",
-                    summary.skipped + finished,
-                    summary.planned,
-                    c("verified"),
-                    c("falsified"),
-                    c("unknown"),
-                    c("error"),
-                    fmt_duration(el),
-                );
-                let _ = std::io::stderr().flush();
-            }
         }
-        if opts.progress {
-            eprintln!();
-        }
+        bar.finish();
     });
     if let Some(e) = fatal {
         return Err(e);

@@ -1,121 +1,90 @@
-//! Configurations: a name and the `quiver verify` flags it runs with (backend, bounds method,
-//! search on/off, time limit, threads, …), given as `NAME=FLAGS` on the command line or in a
-//! JSON or TOML file.
+//! Configurations: a name and how `quiver verify` runs (backend, bounds method, search on/off,
+//! time limit, threads, …) as typed [`VerifyOptions`], given as `NAME=FLAGS` on the command line
+//! or in a TOML or JSON file, either as a flag string or as a table of options.
+//!
+//! A flag string is split into words with the `shlex` crate (POSIX shell quoting) and read with
+//! the library's own flag group for [`VerifyOptions`] ([`crate::query::args::parse_options`]): the
+//! flags of an instance (the model's and the property's) are not in that group, so a
+//! configuration cannot change the instance, and no second list of them exists. A table gives the
+//! fields of [`VerifyOptions`] by name (`backends = ["smt-bv"]`, `search = "off"`, …).
+//!
+//! ```toml
+//! [configs]
+//! full = ""
+//! bounds-only = "--search off --backend none"
+//! smt = { backends = ["smt-bv"], timeout = 60 }
+//! ```
 
+use crate::query::args::{instance_flags, options_args, parse_options};
+use crate::query::VerifyOptions;
 use anyhow::{bail, Context, Result};
+use serde::Deserialize;
 use std::path::Path;
 
 /// One configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub name: String,
-    /// The flags as written (recorded with every result).
+    /// The configuration as written (a flag string, or the canonical flags of a table): recorded
+    /// with every result, and compared when a results directory is extended.
     pub flags_text: String,
-    /// The flags, split, without `--timeout` (the harness passes the effective time limit).
-    pub flags: Vec<String>,
-    /// The configuration's own time limit (`--timeout S` in its flags), if any.
-    pub timeout_s: Option<f64>,
-    /// `--seed N` from its flags, if any.
-    pub seed: Option<u64>,
+    /// The options; `timeout` and `seed` are the configuration's own (the harness fills in the
+    /// effective time limit and seed of each run).
+    pub options: VerifyOptions,
 }
 
-/// Flags that define the property, not the procedure: a configuration may not change them.
-const PROPERTY_FLAGS: [&str; 13] = [
-    "--vnnlib",
-    "--robust",
-    "--input",
-    "--real",
-    "--dataset",
-    "--index",
-    "--eps",
-    "--eps-real",
-    "--label",
-    "--labels",
-    "--tie",
-    "--domain",
-    "--q-bits",
-];
+impl Config {
+    /// The configuration's own time limit, if any.
+    pub fn timeout_s(&self) -> Option<f64> {
+        self.options.timeout
+    }
+
+    /// The configuration's own seed, if any.
+    pub fn seed(&self) -> Option<u64> {
+        self.options.seed
+    }
+}
+
 /// Flags the harness sets itself.
-const HARNESS_FLAGS: [&str; 2] = ["--json", "--vnncomp-result"];
+const HARNESS_FLAGS: [&str; 3] = ["--json", "--vnncomp-result", "--job"];
 
-/// Split a flag string on whitespace; single or double quotes group words.
-pub fn split_flags(s: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    for c in s.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => cur.push(c),
-            None if c == '\'' || c == '"' => {
-                quote = Some(c);
-                in_word = true;
-            }
-            None if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            None => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        bail!("unterminated quote in `{s}`");
-    }
-    if in_word {
-        out.push(cur);
-    }
-    Ok(out)
-}
-
-/// Build a configuration from its name and flag string, validating both.
-pub fn new(name: &str, flags_text: &str) -> Result<Config> {
+fn check_name(name: &str) -> Result<&str> {
     let name = name.trim();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
         bail!("configuration name `{name}` must be non-empty and use only letters, digits, `.`, `-`, `_`");
     }
-    let words = split_flags(flags_text).with_context(|| format!("configuration `{name}`"))?;
-    let mut flags = Vec::new();
-    let (mut timeout_s, mut seed) = (None, None);
-    let mut it = words.into_iter();
-    while let Some(w) = it.next() {
-        let (key, inline) = match w.split_once('=') {
-            Some((k, v)) if k.starts_with("--") => (k.to_string(), Some(v.to_string())),
-            _ => (w.clone(), None),
-        };
-        if PROPERTY_FLAGS.contains(&key.as_str()) {
+    Ok(name)
+}
+
+/// Build a configuration from its name and flag string, validating both.
+pub fn new(name: &str, flags_text: &str) -> Result<Config> {
+    let name = check_name(name)?;
+    let words = shlex::split(flags_text).with_context(|| {
+        format!("configuration `{name}`: unbalanced quotes or a trailing backslash in `{flags_text}`")
+    })?;
+    let instance = instance_flags();
+    for w in &words {
+        let key = w.split_once('=').map_or(w.as_str(), |(k, _)| k);
+        if instance.iter().any(|f| f == key) {
             bail!("configuration `{name}`: {key} belongs to the instance (the suite), not to a configuration");
         }
-        if HARNESS_FLAGS.contains(&key.as_str()) {
+        if HARNESS_FLAGS.contains(&key) {
             bail!("configuration `{name}`: {key} is set by the harness");
         }
-        if key == "--timeout" || key == "--seed" {
-            let v = match inline {
-                Some(v) => v,
-                None => it.next().with_context(|| format!("configuration `{name}`: {key} needs a value"))?,
-            };
-            if key == "--timeout" {
-                let t: f64 = v.parse().ok().filter(|t: &f64| t.is_finite() && *t > 0.0).with_context(|| {
-                    format!("configuration `{name}`: --timeout must be a positive number of seconds, found `{v}`")
-                })?;
-                timeout_s = Some(t);
-            } else {
-                seed = Some(
-                    v.parse()
-                        .with_context(|| format!("configuration `{name}`: --seed must be an integer, found `{v}`"))?,
-                );
-                flags.extend([key, v]);
-            }
-            continue;
-        }
-        flags.push(w);
     }
-    Ok(Config { name: name.to_string(), flags_text: flags_text.trim().to_string(), flags, timeout_s, seed })
+    let options = parse_options(&words).map_err(|e| anyhow::anyhow!("configuration `{name}` (`{flags_text}`): {e}"))?;
+    options.validate().with_context(|| format!("configuration `{name}`"))?;
+    Ok(Config { name: name.to_string(), flags_text: flags_text.trim().to_string(), options })
+}
+
+/// Build a configuration from typed options (a table in a configuration file).
+pub fn from_options(name: &str, options: VerifyOptions) -> Result<Config> {
+    let name = check_name(name)?;
+    options.validate().with_context(|| format!("configuration `{name}`"))?;
+    let words = options_args(&options);
+    let flags_text = shlex::try_join(words.iter().map(String::as_str))
+        .with_context(|| format!("configuration `{name}`: an option holds a NUL byte"))?;
+    Ok(Config { name: name.to_string(), flags_text, options })
 }
 
 /// Parse `NAME=FLAGS` (FLAGS may be empty: the default pipeline).
@@ -124,56 +93,85 @@ pub fn parse_arg(s: &str) -> Result<Config> {
     new(name, flags)
 }
 
-/// Load configurations from a file: JSON (`{"NAME": "FLAGS", …}` or `[{"name": …, "flags": …}]`)
-/// or TOML-style lines `NAME = "FLAGS"` (an optional `[configs]` table header, `#` comments).
+/// A configuration in a file: a flag string or a table of options.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Flags(String),
+    Options(VerifyOptions),
+}
+
+/// A JSON list entry `{"name": …, "flags": …}` or `{"name": …, "options": {…}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Named {
+    name: String,
+    #[serde(default)]
+    flags: Option<String>,
+    #[serde(default)]
+    options: Option<VerifyOptions>,
+}
+
+fn entry(name: &str, e: Entry) -> Result<Config> {
+    match e {
+        Entry::Flags(f) => new(name, &f),
+        Entry::Options(o) => from_options(name, o),
+    }
+}
+
+/// Load configurations from a file, in file order: TOML (a `[configs]` table, or top-level keys,
+/// mapping each name to a flag string or a table of options) or JSON (`{"NAME": FLAGS-or-OPTIONS,
+/// …}` or `[{"name": …, "flags": …} | {"name": …, "options": {…}}, …]`).
 pub fn load_file(path: &Path) -> Result<Vec<Config>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let at = |e: anyhow::Error| e.context(format!("{}", path.display()));
+    let at = |e: anyhow::Error| e.context(path.display().to_string());
     let t = text.trim_start();
-    let out = if t.starts_with('{') || t.starts_with('[') && t[1..].trim_start().starts_with('{') {
+    let mut out = Vec::new();
+    if t.starts_with('{') || t.starts_with('[') && t[1..].trim_start().starts_with('{') {
         let v: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))?;
-        let mut out = Vec::new();
         match v {
             serde_json::Value::Object(m) => {
-                for (k, f) in m {
-                    let f =
-                        f.as_str().with_context(|| format!("{}: `{k}` must map to a flag string", path.display()))?;
-                    out.push(new(&k, f).map_err(at)?);
+                for (k, e) in m {
+                    let e: Entry = serde_json::from_value(e).with_context(|| {
+                        format!("{}: `{k}` must map to a flag string or a table of options", path.display())
+                    })?;
+                    out.push(entry(&k, e).map_err(at)?);
                 }
             }
             serde_json::Value::Array(a) => {
                 for e in a {
-                    let (Some(n), f) = (e.get("name").and_then(|v| v.as_str()), e.get("flags")) else {
-                        bail!("{}: every entry needs \"name\" and \"flags\"", path.display());
+                    let n: Named = serde_json::from_value(e).with_context(|| {
+                        format!("{}: every entry needs \"name\" and \"flags\" or \"options\"", path.display())
+                    })?;
+                    let c = match (n.flags, n.options) {
+                        (Some(f), None) => new(&n.name, &f),
+                        (None, Some(o)) => from_options(&n.name, o),
+                        (None, None) => new(&n.name, ""),
+                        (Some(_), Some(_)) => {
+                            bail!("{}: `{}` gives both \"flags\" and \"options\"", path.display(), n.name)
+                        }
                     };
-                    let f = f.and_then(|v| v.as_str()).unwrap_or("");
-                    out.push(new(n, f).map_err(at)?);
+                    out.push(c.map_err(at)?);
                 }
             }
             _ => bail!("{}: expected a JSON object or array", path.display()),
         }
-        out
     } else {
-        let mut out = Vec::new();
-        for (i, l) in text.lines().enumerate() {
-            let l = l.trim();
-            if l.is_empty() || l.starts_with('#') || l == "[configs]" {
-                continue;
-            }
-            let (k, v) = l
-                .split_once('=')
-                .with_context(|| format!("{}:{}: expected NAME = \"FLAGS\"", path.display(), i + 1))?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .with_context(|| format!("{}:{}: the flags must be a quoted string", path.display(), i + 1))?;
-            out.push(new(k.trim().trim_matches('"'), v).map_err(at)?);
+        let mut table: toml::Table =
+            toml::from_str(&text).with_context(|| format!("{}: invalid TOML", path.display()))?;
+        let configs = match table.remove("configs") {
+            Some(toml::Value::Table(t)) if table.is_empty() => t,
+            Some(_) => bail!("{}: `configs` must be the only table, mapping names to configurations", path.display()),
+            None => table,
+        };
+        for (k, v) in configs {
+            let e: Entry = v
+                .try_into()
+                .with_context(|| format!("{}: `{k}` must be a flag string or a table of options", path.display()))?;
+            out.push(entry(&k, e).map_err(at)?);
         }
-        out
-    };
+    }
     if out.is_empty() {
         bail!("{}: no configurations", path.display());
     }
@@ -193,25 +191,64 @@ pub fn check_unique(configs: &[Config]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::Switch;
 
     #[test]
-    fn flags_split_on_whitespace_with_quotes() {
-        assert_eq!(split_flags("  --backend none   --search off ").unwrap(), ["--backend", "none", "--search", "off"]);
-        assert_eq!(split_flags(r#"--a "x y" 'z w' ''"#).unwrap(), ["--a", "x y", "z w", ""]);
-        assert!(split_flags("--a \"x").is_err());
-        assert!(split_flags("").unwrap().is_empty());
+    fn flags_are_typed_options() {
+        let c = parse_arg("m=--backend none --timeout 7.5 --seed=3 --search 'off'").unwrap();
+        assert_eq!((c.name.as_str(), c.timeout_s(), c.seed()), ("m", Some(7.5), Some(3)));
+        assert_eq!(c.options.backends, ["none"]);
+        assert_eq!(c.options.search, Switch::Off);
+        assert_eq!(c.flags_text, "--backend none --timeout 7.5 --seed=3 --search 'off'");
+        assert_eq!(parse_arg("d=").unwrap().options, VerifyOptions::default());
+        for (bad, why) in [
+            ("m=--timeout", "value"),
+            ("m=--timeout=-1", "positive"),
+            ("m=--timeout -1", "unexpected argument"),
+            ("m=--timeout 0", "positive"),
+            ("m=--seed x", "invalid value"),
+            ("m=--eps-real 0.1", "instance"),
+            ("m=--ort-cpu vnni", "instance"),
+            ("m=--vnncomp-result f", "harness"),
+            ("m=--backend cplex", "unknown backend"),
+            ("m=--search 'off", "quotes"),
+            ("=x", "name"),
+        ] {
+            let e = format!("{:#}", parse_arg(bad).expect_err(bad));
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = check_unique(&[parse_arg("a=").unwrap(), parse_arg("a=--threads 2").unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("twice"));
     }
 
     #[test]
-    fn timeout_and_seed_are_taken_out_of_the_flags() {
-        let c = parse_arg("m=--backend milp --timeout 7.5 --seed=3").unwrap();
-        assert_eq!((c.name.as_str(), c.timeout_s, c.seed), ("m", Some(7.5), Some(3)));
-        assert_eq!(c.flags, ["--backend", "milp", "--seed", "3"]);
-        assert_eq!(c.flags_text, "--backend milp --timeout 7.5 --seed=3");
-        for bad in ["m=--timeout", "m=--timeout -1", "m=--seed x", "m=--eps-real 0.1", "m=--vnncomp-result f", "=x"] {
-            assert!(parse_arg(bad).is_err(), "{bad}");
-        }
-        let e = check_unique(&[parse_arg("a=").unwrap(), parse_arg("a=--x").unwrap()]).unwrap_err();
-        assert!(e.to_string().contains("twice"));
+    fn files_give_flag_strings_or_tables() {
+        let dir = std::env::temp_dir().join(format!("quiver-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml_path = dir.join("c.toml");
+        std::fs::write(
+            &toml_path,
+            "# comment\n[configs]\nfull = \"\"\nbounds-only = \"--search off --backend none\"\nsmt = { backends = [\"smt-bv\"], timeout = 60 }\n",
+        )
+        .unwrap();
+        let cs = load_file(&toml_path).unwrap();
+        let names: Vec<&str> = cs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["full", "bounds-only", "smt"]);
+        assert_eq!(cs[2].options.backends, ["smt-bv"]);
+        assert_eq!(cs[2].timeout_s(), Some(60.0));
+        assert_eq!(cs[2].flags_text, "--backend smt-bv --timeout 60");
+        let json_path = dir.join("c.json");
+        std::fs::write(
+            &json_path,
+            r#"[{"name": "a", "flags": "--threads 2"}, {"name": "b", "options": {"search": "off"}}]"#,
+        )
+        .unwrap();
+        let cs = load_file(&json_path).unwrap();
+        assert_eq!((cs[0].options.threads, cs[1].options.search), (2, Switch::Off));
+        std::fs::write(&toml_path, "[configs]\nx = { backend = \"milp\" }\n").unwrap();
+        assert!(load_file(&toml_path).is_err(), "unknown option field");
+        std::fs::write(&toml_path, "[configs]\nx = { timeout = -1 }\n").unwrap();
+        assert!(format!("{:#}", load_file(&toml_path).unwrap_err()).contains("positive"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

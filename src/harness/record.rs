@@ -1,10 +1,12 @@
 //! One result line of `results.jsonl`: what ran, what it answered, what it cost, and where.
 
 use super::machine::Machine;
+use crate::query::Job;
 use serde::{Deserialize, Serialize};
 
-/// Schema version of a record (bumped on incompatible changes).
-pub const SCHEMA: u32 = 1;
+/// Schema version of a record (bumped on incompatible changes). 2: the child reads a typed job
+/// ([`Record::job`]) instead of a command line.
+pub const SCHEMA: u32 = 2;
 
 /// One pipeline stage as the child reported it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,8 +79,13 @@ pub struct Record {
     /// this order).
     #[serde(default)]
     pub config_order: usize,
-    /// The child's full argument list: rerunning `quiver` with it reproduces the run.
+    /// The child's full argument list: rerunning `quiver` with it reproduces the run. Since
+    /// schema 2 it names the job file (`verify --job DIR/jobs/CONFIG/ID.json`, [`Record::job`]);
+    /// schema-1 records hold the whole `quiver verify` command line.
     pub args: Vec<String>,
+    /// The job the child ran (model, property, options with the effective time limit and seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Job>,
     /// Suite file and line of the instance.
     pub suite: String,
     pub line: usize,

@@ -38,19 +38,20 @@ pub fn load_expected(path: &Path) -> Result<Expected> {
         return Ok(out);
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let header = lines.next().map(|(_, l)| l.trim().to_string()).unwrap_or_default();
-    if header.replace(' ', "") != "instance,expected" {
-        bail!("{}: the first line must be `instance,expected`, found `{header}`", path.display());
+    let mut rows = crate::import::suite::read_rows(&text, path)?.into_iter();
+    let header = rows.next().map(|(_, f)| f).unwrap_or_default();
+    if header != ["instance", "expected"] {
+        bail!("{}: the first line must be `instance,expected`, found `{}`", path.display(), header.join(","));
     }
-    for (i, l) in lines {
-        let (id, e) = l
-            .trim()
-            .rsplit_once(',')
-            .with_context(|| format!("{}:{}: expected `instance,expected`", path.display(), i + 1))?;
-        let e = super::suite::parse_expected(e).map_err(|m| anyhow::anyhow!("{}:{}: {m}", path.display(), i + 1))?;
+    for (line, mut f) in rows {
+        // An id with an unquoted comma keeps its commas: the verdict is the last field.
+        let e = f
+            .pop()
+            .filter(|_| !f.is_empty())
+            .with_context(|| format!("{}:{line}: expected `instance,expected`", path.display()))?;
+        let e = super::suite::parse_expected(&e).map_err(|m| anyhow::anyhow!("{}:{line}: {m}", path.display()))?;
         if let Some(e) = e {
-            out.insert(id.trim().to_string(), e.as_str().to_string());
+            out.insert(f.join(","), e.as_str().to_string());
         }
     }
     Ok(out)

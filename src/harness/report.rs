@@ -242,6 +242,50 @@ fn tex(s: &str) -> String {
     o
 }
 
+/// One number or name in the per-configuration table.
+enum Value {
+    Text(String),
+    Count(usize),
+    Seconds(f64),
+}
+
+/// A column of the per-configuration table: its header in each output that shows it (`None`:
+/// not shown there) and its value. The one list of columns behind the Markdown, CSV and LaTeX
+/// tables; the CSV has every column, under the names `report.json` uses.
+struct Column {
+    csv: &'static str,
+    md: Option<&'static str>,
+    tex: Option<&'static str>,
+    /// Digits after the point of a seconds value in LaTeX (Markdown has 3, CSV 6).
+    tex_digits: usize,
+    /// Bold in Markdown (the headline figure).
+    bold: bool,
+    /// Left-aligned (names); numbers are right-aligned.
+    left: bool,
+    value: fn(&ConfigStats) -> Value,
+}
+
+const fn col(csv: &'static str, md: &'static str, tex: &'static str, value: fn(&ConfigStats) -> Value) -> Column {
+    Column { csv, md: Some(md), tex: Some(tex), tex_digits: 2, bold: false, left: false, value }
+}
+
+const COLUMNS: [Column; 14] = [
+    Column { left: true, ..col("config", "configuration", "Configuration", |c| Value::Text(c.config.clone())) },
+    Column { tex: None, ..col("runs", "runs", "", |c| Value::Count(c.runs)) },
+    col("verified", "verified", "Verified", |c| Value::Count(c.verified)),
+    col("falsified", "falsified", "Falsified", |c| Value::Count(c.falsified)),
+    col("unknown", "unknown", "Unknown", |c| Value::Count(c.unknown)),
+    Column { tex: None, ..col("timeouts", "(timeout)", "", |c| Value::Count(c.timeouts)) },
+    Column { tex: None, ..col("memouts", "(memout)", "", |c| Value::Count(c.memouts)) },
+    col("errors", "error", "Error", |c| Value::Count(c.errors)),
+    Column { bold: true, ..col("solved", "solved", "Solved", |c| Value::Count(c.solved)) },
+    col("par2_s", "PAR-2 (s)", "PAR-2 (s)", |c| Value::Seconds(c.par2_s)),
+    Column { tex_digits: 3, ..col("median_s", "median (s)", "Median (s)", |c| Value::Seconds(c.median_s)) },
+    col("total_s", "total (s)", "Total (s)", |c| Value::Seconds(c.total_s)),
+    Column { md: None, tex: None, ..col("disagreements", "", "", |c| Value::Count(c.disagreements)) },
+    Column { md: None, tex: None, left: true, ..col("flags", "", "", |c| Value::Text(c.flags.clone())) },
+];
+
 /// The Markdown report (alarms first, as a red GitHub "caution" block).
 pub fn markdown(d: &Data, stats: &[ConfigStats]) -> String {
     let mut s = String::from("# quiver report\n\n");
@@ -255,25 +299,28 @@ pub fn markdown(d: &Data, stats: &[ConfigStats]) -> String {
     }
     let _ =
         writeln!(s, "{} instances, {} configurations, {} runs.\n", d.instances.len(), d.configs.len(), d.records.len());
-    s.push_str("| configuration | runs | verified | falsified | unknown | (timeout) | (memout) | error | solved | PAR-2 (s) | median (s) | total (s) |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for c in stats {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | **{}** | {:.3} | {:.3} | {:.3} |",
-            md_escape(&c.config),
-            c.runs,
-            c.verified,
-            c.falsified,
-            c.unknown,
-            c.timeouts,
-            c.memouts,
-            c.errors,
-            c.solved,
-            c.par2_s,
-            c.median_s,
-            c.total_s
-        );
+    let cols: Vec<(&Column, &str)> = COLUMNS.iter().filter_map(|c| c.md.map(|h| (c, h))).collect();
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    s.push_str(&line(cols.iter().map(|(_, h)| h.to_string()).collect()));
+    let rule: Vec<&str> = cols.iter().map(|(c, _)| if c.left { "---" } else { "---:" }).collect();
+    s.push_str(&format!("|{}|\n", rule.join("|")));
+    for st in stats {
+        let cells = cols
+            .iter()
+            .map(|(c, _)| {
+                let v = match (c.value)(st) {
+                    Value::Text(t) => md_escape(&t),
+                    Value::Count(n) => n.to_string(),
+                    Value::Seconds(x) => format!("{x:.3}"),
+                };
+                if c.bold {
+                    format!("**{v}**")
+                } else {
+                    v
+                }
+            })
+            .collect();
+        s.push_str(&line(cells));
     }
     s.push_str("\nConfigurations (`quiver verify` flags):\n\n");
     for c in stats {
@@ -323,28 +370,19 @@ pub fn instances_markdown(d: &Data) -> String {
 
 /// Per-configuration CSV.
 pub fn summary_csv(stats: &[ConfigStats]) -> String {
-    let mut s = String::from(
-        "config,runs,verified,falsified,unknown,timeouts,memouts,errors,solved,par2_s,median_s,total_s,disagreements,flags\n",
-    );
-    for c in stats {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{}",
-            csv_field(&c.config),
-            c.runs,
-            c.verified,
-            c.falsified,
-            c.unknown,
-            c.timeouts,
-            c.memouts,
-            c.errors,
-            c.solved,
-            c.par2_s,
-            c.median_s,
-            c.total_s,
-            c.disagreements,
-            csv_field(&c.flags)
-        );
+    let mut s = COLUMNS.iter().map(|c| c.csv).collect::<Vec<_>>().join(",");
+    s.push('\n');
+    for st in stats {
+        let cells: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| match (c.value)(st) {
+                Value::Text(t) => csv_field(&t),
+                Value::Count(n) => n.to_string(),
+                Value::Seconds(x) => format!("{x:.6}"),
+            })
+            .collect();
+        s.push_str(&cells.join(","));
+        s.push('\n');
     }
     s
 }
@@ -380,22 +418,20 @@ pub fn latex(d: &Data, stats: &[ConfigStats]) -> String {
     for a in d.alarms() {
         let _ = writeln!(s, "\\noindent\\textcolor{{red}}{{\\textbf{{{}}}}}\\\\", tex(&a));
     }
-    s.push_str("\\begin{tabular}{lrrrrrrrr}\n\\toprule\n");
-    s.push_str("Configuration & Verified & Falsified & Unknown & Error & Solved & PAR-2 (s) & Median (s) & Total (s) \\\\\n\\midrule\n");
-    for c in stats {
-        let _ = writeln!(
-            s,
-            "{} & {} & {} & {} & {} & {} & {:.2} & {:.3} & {:.2} \\\\",
-            tex(&c.config),
-            c.verified,
-            c.falsified,
-            c.unknown,
-            c.errors,
-            c.solved,
-            c.par2_s,
-            c.median_s,
-            c.total_s
-        );
+    let cols: Vec<(&Column, &str)> = COLUMNS.iter().filter_map(|c| c.tex.map(|h| (c, h))).collect();
+    let spec: String = cols.iter().map(|(c, _)| if c.left { 'l' } else { 'r' }).collect();
+    let _ = writeln!(s, "\\begin{{tabular}}{{{spec}}}\n\\toprule");
+    let _ = writeln!(s, "{} \\\\\n\\midrule", cols.iter().map(|(_, h)| *h).collect::<Vec<_>>().join(" & "));
+    for st in stats {
+        let cells: Vec<String> = cols
+            .iter()
+            .map(|(c, _)| match (c.value)(st) {
+                Value::Text(t) => tex(&t),
+                Value::Count(n) => n.to_string(),
+                Value::Seconds(x) => format!("{x:.*}", c.tex_digits),
+            })
+            .collect();
+        let _ = writeln!(s, "{} \\\\", cells.join(" & "));
     }
     s.push_str("\\bottomrule\n\\end{tabular}\n");
     s
@@ -512,4 +548,58 @@ pub fn write_all(d: &Data, out: &Path) -> Result<Vec<PathBuf>> {
         written.push(p);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats() -> ConfigStats {
+        ConfigStats {
+            config: "a_b".into(),
+            flags: "--x \"y,z\"".into(),
+            runs: 4,
+            verified: 2,
+            falsified: 1,
+            unknown: 1,
+            timeouts: 1,
+            memouts: 0,
+            errors: 0,
+            solved: 3,
+            par2_s: 1.5,
+            median_s: 0.25,
+            total_s: 3.0,
+            disagreements: 0,
+        }
+    }
+
+    /// The CSV has every column, named as in `report.json`, in the same order.
+    #[test]
+    fn csv_columns_are_the_json_fields() {
+        let csv = summary_csv(&[stats()]);
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let json = serde_json::to_value(stats()).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut sorted = header.clone();
+        sorted.sort_unstable();
+        let mut want = keys.clone();
+        want.sort_unstable();
+        assert_eq!(sorted, want);
+        assert_eq!(csv.lines().nth(1).unwrap(), "a_b,4,2,1,1,1,0,0,3,1.500000,0.250000,3.000000,0,\"--x \"\"y,z\"\"\"");
+    }
+
+    #[test]
+    fn markdown_and_latex_rows_match_their_headers() {
+        let d = Data { records: vec![], configs: vec![], instances: vec![], duplicates: 0, unreadable: 0 };
+        let md = markdown(&d, &[stats()]);
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0], "| configuration | runs | verified | falsified | unknown | (timeout) | (memout) | error | solved | PAR-2 (s) | median (s) | total (s) |");
+        assert_eq!(rows[1], "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        assert_eq!(rows[2], "| a_b | 4 | 2 | 1 | 1 | 1 | 0 | 0 | **3** | 1.500 | 0.250 | 3.000 |");
+        let tex = latex(&d, &[stats()]);
+        assert!(tex.contains("\\begin{tabular}{lrrrrrrrr}\n"), "{tex}");
+        assert!(tex.contains("Configuration & Verified & Falsified & Unknown & Error & Solved & PAR-2 (s) & Median (s) & Total (s) \\\\\n"), "{tex}");
+        assert!(tex.contains("a\\_b & 2 & 1 & 1 & 0 & 3 & 1.50 & 0.250 & 3.00 \\\\\n"), "{tex}");
+    }
 }

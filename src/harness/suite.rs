@@ -1,5 +1,5 @@
-//! Benchmark suites as the harness sees them: a list of instances, each a `quiver verify`
-//! argument list with a stable id, a time budget and an optional expected verdict.
+//! Benchmark suites as the harness sees them: a list of instances, each a typed model and
+//! property ([`crate::query`]) with a stable id, a time budget and an optional expected verdict.
 //!
 //! Two CSV layouts are read, told apart by their first line:
 //! * quiver robustness suites (`model,images,labels,index,eps,timeout_s,expected[,tie]`,
@@ -10,7 +10,9 @@
 
 use crate::import::suite as qsuite;
 use crate::import::suite::Expected;
-use crate::spec::robust::TieRule;
+use crate::query::{Input, Model, Property};
+use crate::spec::real::Domain;
+use crate::spec::robust::{Radius, TieRule};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,10 +25,10 @@ pub struct Instance {
     pub id: String,
     /// 1-based line in the CSV.
     pub line: usize,
-    /// The model argument of `quiver verify` (a resolved path, or `@bundled`).
-    pub model: String,
-    /// The property arguments of `quiver verify` (after MODEL).
-    pub spec_args: Vec<String>,
+    /// The model (a resolved path, or `@bundled`).
+    pub model: Model,
+    /// The property.
+    pub property: Property,
     /// The suite's time budget for this instance, in seconds.
     pub timeout_s: Option<f64>,
     pub expected: Option<Expected>,
@@ -70,16 +72,15 @@ pub fn parse_expected(s: &str) -> Result<Option<Expected>, String> {
     }
 }
 
-fn first_line(text: &str) -> Option<&str> {
-    text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))
-}
-
 /// Load a suite; `default_tie` applies to robustness rows without a `tie` column.
 pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into());
-    let is_quiver = first_line(&text).is_some_and(|l| l.starts_with(&qsuite::HEADER.join(",")));
-    let instances = if is_quiver { quiver_rows(&text, path, default_tie)? } else { vnncomp_rows(&text, path)? };
+    let rows = qsuite::read_rows(&text, path)?;
+    let is_quiver = rows
+        .first()
+        .is_some_and(|(_, f)| f.len() >= qsuite::HEADER.len() && f[..qsuite::HEADER.len()] == qsuite::HEADER);
+    let instances = if is_quiver { quiver_rows(rows, path, default_tie)? } else { vnncomp_rows(rows, path)? };
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for i in &instances {
         if let Some(l) = seen.insert(&i.id, i.line) {
@@ -92,15 +93,15 @@ pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
     Ok(Suite { path: path.to_path_buf(), name, layout: if is_quiver { "quiver" } else { "vnncomp" }, instances })
 }
 
-fn resolve(field: &str, base: &Path) -> Result<String> {
+fn resolve(field: &str, base: &Path) -> Result<PathBuf> {
     if field.starts_with('@') {
-        return Ok(field.to_string());
+        return Ok(PathBuf::from(field));
     }
-    Ok(qsuite::resolve(field, base)?.to_string_lossy().into_owned())
+    Ok(qsuite::resolve(field, base)?)
 }
 
-fn quiver_rows(text: &str, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
-    let rows = qsuite::parse(text, path)?;
+fn quiver_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
+    let rows = qsuite::parse_rows(rows, path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for r in rows {
@@ -111,25 +112,19 @@ fn quiver_rows(text: &str, path: &Path, default_tie: TieRule) -> Result<Vec<Inst
         }
         let at = || format!("{}:{}", path.display(), r.line);
         let images = resolve(&r.images, base).with_context(at)?;
-        let mut spec_args = vec![
-            "--robust".to_string(),
-            "--dataset".into(),
-            images,
-            "--index".into(),
-            r.index.to_string(),
-            "--eps".into(),
-            r.eps.to_string(),
-            "--tie".into(),
-            (if tie == TieRule::FirstIndex { "first-index" } else { "any" }).into(),
-        ];
-        if r.labels != crate::bundled::DATASET {
-            spec_args.extend(["--labels".to_string(), resolve(&r.labels, base).with_context(at)?]);
-        }
+        let labels =
+            if r.labels == crate::bundled::DATASET { None } else { Some(resolve(&r.labels, base).with_context(at)?) };
+        let property = Property::Robust {
+            input: Input::Dataset { path: images, index: r.index, labels },
+            radius: Radius::Integer(i64::from(r.eps)),
+            label: None,
+            tie,
+        };
         out.push(Instance {
             id,
             line: r.line,
-            model: resolve(&r.model, base).with_context(at)?,
-            spec_args,
+            model: Model::new(resolve(&r.model, base).with_context(at)?),
+            property,
             timeout_s: Some(r.timeout_s as f64),
             expected: r.expected,
             vnncomp: None,
@@ -138,15 +133,10 @@ fn quiver_rows(text: &str, path: &Path, default_tie: TieRule) -> Result<Vec<Inst
     Ok(out)
 }
 
-fn vnncomp_rows(text: &str, path: &Path) -> Result<Vec<Instance>> {
+fn vnncomp_rows(rows: Vec<qsuite::Row>, path: &Path) -> Result<Vec<Instance>> {
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        let (line, l) = (i + 1, l.trim());
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+    for (line, f) in rows {
         if out.is_empty() && f.first().is_some_and(|c| c.eq_ignore_ascii_case("onnx")) {
             continue; // an optional header `onnx,vnnlib,timeout[,expected]`
         }
@@ -166,17 +156,17 @@ fn vnncomp_rows(text: &str, path: &Path) -> Result<Vec<Instance>> {
             .ok()
             .filter(|t: &f64| t.is_finite() && *t > 0.0)
             .with_context(|| format!("{at}: timeout must be a positive number of seconds, found `{}`", f[2]))?;
-        let expected = parse_expected(f.get(3).copied().unwrap_or("")).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
-        let model = resolve(f[0], base)?;
-        let vnnlib = resolve(f[1], base)?;
+        let expected = parse_expected(f.get(3).map_or("", String::as_str)).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+        let model = resolve(&f[0], base)?;
+        let vnnlib = resolve(&f[1], base)?;
         out.push(Instance {
-            id: format!("{}/{}", stem(f[0]), stem(f[1])),
+            id: format!("{}/{}", stem(&f[0]), stem(&f[1])),
             line,
-            model,
-            spec_args: vec!["--vnnlib".into(), vnnlib],
+            model: Model::new(model),
+            property: Property::Vnnlib { path: vnnlib, domain: Domain::Real },
             timeout_s: Some(timeout),
             expected,
-            vnncomp: Some((f[0].to_string(), f[1].to_string())),
+            vnncomp: Some((f[0].clone(), f[1].clone())),
         });
     }
     Ok(out)

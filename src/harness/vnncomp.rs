@@ -8,6 +8,10 @@
 //! The scorer's results table has the columns
 //! `category,onnx,vnnlib,prepare_seconds,result,run_seconds` (no header).
 
+use crate::query::Loaded;
+use crate::verdict::Verdict;
+use crate::verify::Report;
+
 /// The result word for a verdict; `limit` is the resource limit that ended an undecided run.
 pub fn result_word(verdict: &str, limit: Option<&str>) -> &'static str {
     match (verdict, limit) {
@@ -47,6 +51,22 @@ pub fn result_file(verdict: &str, limit: Option<&str>, witness: Option<(&[f64], 
         s.push_str(&counterexample(x, y));
     }
     s
+}
+
+/// The result file of one `quiver verify` run: `None` when the run failed before deciding
+/// anything (an unsupported model, an unreadable property: `error`). A `sat` file's inputs are
+/// the witness in the property's own terms ([`Loaded::witness_input`]: inside the VNN-LIB box,
+/// quantizing to the replayed integer input), its outputs the dequantized outputs.
+pub fn result_of(run: Option<(&Report, &Loaded)>) -> String {
+    let Some((r, loaded)) = run else { return result_file("error", None, None) };
+    let limit = r.verdict.timed_out().then_some("time");
+    let name = if r.disagreement.is_some() { "error" } else { r.verdict.name() };
+    match &r.verdict {
+        Verdict::Falsified { witness } => {
+            result_file(name, limit, Some((&loaded.witness_input(witness), witness.output_real())))
+        }
+        _ => result_file(name, limit, None),
+    }
 }
 
 /// One row of the scorer's results table.

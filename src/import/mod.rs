@@ -45,24 +45,43 @@ pub enum ImportError {
 /// `.onnx` → [`onnx::load`],
 /// `.json` → [`crate::net::format::load`] (`q_bits` must be `None`).
 pub fn load_any(path: &Path, q_bits: Option<u8>) -> Result<Network, ImportError> {
+    load_any_with(path, q_bits, &onnx::ImportOptions::default())
+}
+
+/// [`load_any`] with the options of the ONNX import (`onnx_options`: the CPU ONNX Runtime's
+/// integer kernels are assumed to run on, see [`onnx::U8S8`]; non-default options are an error
+/// for other model formats, as is `q_bits` for anything but Keras `.h5`).
+///
+/// # Errors
+/// [`ImportError::Unsupported`] for an unknown extension or an option that does not apply to
+/// the format; otherwise the format's own import errors.
+pub fn load_any_with(
+    path: &Path,
+    q_bits: Option<u8>,
+    onnx_options: &onnx::ImportOptions,
+) -> Result<Network, ImportError> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let only_keras = || ImportError::Unsupported {
+        path: path.to_path_buf(),
+        message: "a quantization bit width (--q-bits) applies only to Keras .h5 models".into(),
+    };
+    if ext.as_deref() != Some("onnx") && *onnx_options != onnx::ImportOptions::default() {
+        return Err(ImportError::Unsupported {
+            path: path.to_path_buf(),
+            message: "the ONNX Runtime CPU (--ort-cpu) applies only to ONNX models".into(),
+        });
+    }
     match ext.as_deref() {
         Some("h5" | "hdf5") => keras_fixed::load(path, q_bits),
         Some("onnx") => {
             if q_bits.is_some() {
-                return Err(ImportError::Unsupported {
-                    path: path.to_path_buf(),
-                    message: "a quantization bit width (--q-bits) applies only to Keras .h5 models".into(),
-                });
+                return Err(only_keras());
             }
-            Ok(onnx::load(path)?)
+            Ok(onnx::load_with(path, onnx_options)?)
         }
         Some("json") => {
             if q_bits.is_some() {
-                return Err(ImportError::Unsupported {
-                    path: path.to_path_buf(),
-                    message: "a quantization bit width (--q-bits) applies only to Keras .h5 models".into(),
-                });
+                return Err(only_keras());
             }
             Ok(crate::net::format::load(path)?)
         }

@@ -74,25 +74,79 @@ pub fn load(path: &Path) -> Result<Suite, ImportError> {
     Ok(Suite { path: path.to_path_buf(), instances: parse(&text, path)? })
 }
 
+/// One CSV row: its 1-based line and its fields, trimmed.
+pub type Row = (usize, Vec<String>);
+
+/// The rows of a CSV text (RFC 4180 quoting; fields trimmed), without blank lines and lines
+/// starting with `#`; `path` is only used in error messages. The rows may have different
+/// numbers of fields: each layout checks its own.
+pub fn read_rows(text: &str, path: &Path) -> Result<Vec<Row>, ImportError> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| record_line(text.as_bytes(), p));
+            let message = match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
+                _ => e.to_string(),
+            };
+            ImportError::Suite { path: path.to_path_buf(), line, message }
+        })?;
+        let line = rec.position().map_or(0, |p| record_line(text.as_bytes(), p));
+        if rec.iter().all(str::is_empty) {
+            continue; // a line of blanks
+        }
+        out.push((line, rec.iter().map(str::to_string).collect()));
+    }
+    Ok(out)
+}
+
+/// The line a record starts on. The reader reports where it started reading the record, before
+/// it skipped the comment and blank lines in front of it; skip those the same way.
+fn record_line(text: &[u8], p: &csv::Position) -> usize {
+    let (mut byte, mut line) = (p.byte() as usize, p.line() as usize);
+    while let Some(rest) = text.get(byte..) {
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else { break };
+        let l = &rest[..end];
+        if !(l.is_empty() || l == b"\r" || l.first() == Some(&b'#')) {
+            break;
+        }
+        byte += end + 1;
+        line += 1;
+    }
+    line
+}
+
 /// Parse suite CSV text; `path` is only used in error messages. Empty lines and lines starting
 /// with `#` are ignored; the first other line must be [`HEADER`].
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Instance>, ImportError> {
+    parse_rows(read_rows(text, path)?, path)
+}
+
+/// [`parse`] on rows from [`read_rows`].
+pub fn parse_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<Instance>, ImportError> {
     let err = |line: usize, message: String| ImportError::Suite { path: path.to_path_buf(), line, message };
-    let mut rows =
-        text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
-    let (hl, header) = rows.next().ok_or_else(|| err(1, "empty suite file (no header)".into()))?;
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let mut rows = rows.into_iter();
+    let (hl, cols) = rows.next().ok_or_else(|| err(1, "empty suite file (no header)".into()))?;
     let with_tie = cols.len() == HEADER.len() + 1 && cols[HEADER.len()] == TIE_COLUMN;
     if cols[..cols.len().min(HEADER.len())] != HEADER || (cols.len() != HEADER.len() && !with_tie) {
         return Err(err(
             hl,
-            format!("header must be `{}` (optionally followed by `,{TIE_COLUMN}`), found `{header}`", HEADER.join(",")),
+            format!(
+                "header must be `{}` (optionally followed by `,{TIE_COLUMN}`), found `{}`",
+                HEADER.join(","),
+                cols.join(",")
+            ),
         ));
     }
     let width = cols.len();
     let mut out = Vec::new();
-    for (line, l) in rows {
-        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+    for (line, f) in rows {
         if f.len() != width {
             return Err(err(line, format!("expected {width} fields, found {}", f.len())));
         }
@@ -105,7 +159,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Instance>, ImportError> {
                 return Err(err(line, format!("{} is empty", HEADER[i])));
             }
         }
-        let expected = match f[6] {
+        let expected = match f[6].as_str() {
             "" => None,
             "verified" => Some(Expected::Verified),
             "falsified" => Some(Expected::Falsified),
@@ -128,7 +182,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Instance>, ImportError> {
             eps,
             timeout_s: num(5)?,
             expected,
-            tie: match f.get(HEADER.len()).copied().unwrap_or("") {
+            tie: match f.get(HEADER.len()).map_or("", String::as_str) {
                 "" => None,
                 t => Some(t.parse().map_err(|e: String| err(line, e))?),
             },
@@ -167,5 +221,39 @@ pub fn resolve(field: &str, base: &Path) -> Result<PathBuf, ImportError> {
     match field.strip_prefix("external:") {
         Some(rel) => Ok(external_root()?.join(rel)),
         None => Ok(base.join(field)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_skip_comments_and_blanks_keep_lines_and_quotes() {
+        let p = Path::new("s.csv");
+        let rows = read_rows("# c\n\na, b ,c\n  \n\"x,y\", z\n#d\nlast\n", p).unwrap();
+        let want: Vec<Row> = vec![
+            (3, vec!["a".into(), "b".into(), "c".into()]),
+            (5, vec!["x,y".into(), "z".into()]),
+            (7, vec!["last".into()]),
+        ];
+        assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn suite_errors_name_the_file_and_line() {
+        let p = Path::new("dir/s.csv");
+        let h = HEADER.join(",");
+        let e = parse(&format!("{h}\n@bundled,@bundled,@bundled,1,2,60,verified\nm,i,l,x,2,60,\n"), p).unwrap_err();
+        assert_eq!(e.to_string(), "dir/s.csv:3: index must be a non-negative integer, found `x`");
+        let e = parse(&format!("# x\n{h}\nm,i,l,1\n"), p).unwrap_err();
+        assert_eq!(e.to_string(), "dir/s.csv:3: expected 7 fields, found 4");
+        let e = parse("model,images\n", p).unwrap_err();
+        assert!(e.to_string().starts_with("dir/s.csv:1: header must be"), "{e}");
+        let e = parse(&format!("{h},tie\nm,i,l,1,2,60,,sideways\n"), p).unwrap_err();
+        assert!(e.to_string().starts_with("dir/s.csv:2: unknown tie rule"), "{e}");
+        let ok = parse(&format!("{h},tie\n\"m,1.h5\",i,l,1,2,60,falsified,first-index\n"), p).unwrap();
+        assert_eq!((ok[0].model.as_str(), ok[0].line, ok[0].expected), ("m,1.h5", 2, Some(Expected::Falsified)));
+        assert!(parse("# nothing\n", p).unwrap_err().to_string().contains("empty suite file"));
     }
 }

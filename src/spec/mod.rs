@@ -41,6 +41,40 @@ impl InputBox {
     }
 }
 
+/// A real-valued input box: the statement an integer [`InputBox`] was derived from (VNN-LIB bounds
+/// over the real inputs, or a real radius around the dequantized center). Per input, the lower
+/// and upper bound (`None`: unbounded).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RealBox {
+    pub lo: Vec<Option<f64>>,
+    pub hi: Vec<Option<f64>>,
+}
+
+impl RealBox {
+    /// `x` clamped into the box, component by component (components beyond the box's length
+    /// stay as they are).
+    ///
+    /// A dequantized witness clamped this way is a real input in the box that quantizes to the
+    /// same integer input: the box meets that integer's quantization cell (the integer box is the
+    /// box's image under quantization), and the dequantized value lies in the cell, so clamping
+    /// stays in both.
+    pub fn clamp(&self, x: &[f64]) -> Vec<f64> {
+        x.iter()
+            .enumerate()
+            .map(|(i, &xi)| {
+                let mut y = xi;
+                if let Some(l) = self.lo.get(i).copied().flatten() {
+                    y = y.max(l);
+                }
+                if let Some(h) = self.hi.get(i).copied().flatten() {
+                    y = y.min(h);
+                }
+                y
+            })
+            .collect()
+    }
+}
+
 /// `Σ coeff·y[index] ≤ rhs` over the integer outputs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Atom {

@@ -33,7 +33,7 @@
 use super::vnnlib::{
     f32_at_least, f32_at_most, f32_from_key, f32_key, f32_nearest, first_key, Num, RealAtom, Var, VnnLib,
 };
-use super::{Atom, InputBox, Spec, SpecError};
+use super::{Atom, InputBox, RealBox, Spec, SpecError};
 use crate::net::requant::{round_f32, Rounding};
 use crate::net::{Input, Network};
 use num_bigint::BigInt;
@@ -44,7 +44,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How the VNN-LIB variables relate to the quantized network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Domain {
     /// Real (dequantized) inputs and outputs, mapped through the network's quantization.
     #[default]
@@ -233,6 +234,17 @@ pub fn to_spec(v: &VnnLib, net: &Network, domain: Domain, description: String) -
     let spec = Spec { input: InputBox { lo, hi }, unsafe_dnf: dnf, description };
     spec.check(net)?;
     Ok(spec)
+}
+
+/// The real-valued input box of a VNN-LIB property read in the real domain: each input's bounds
+/// as the nearest `f64` of their exact values (`None`: unbounded). Kept beside the integer
+/// [`Spec`] so that a witness can be reported inside the file's box without reading it again.
+pub fn real_box(v: &VnnLib) -> RealBox {
+    let f = |b: &Option<Num>| b.as_ref().and_then(|n| n.value.to_f64());
+    RealBox {
+        lo: v.input_bounds.iter().map(|(l, _)| f(l)).collect(),
+        hi: v.input_bounds.iter().map(|(_, h)| f(h)).collect(),
+    }
 }
 
 /// For a falsifying integer input `q`, a real input inside the VNN-LIB bounds that quantizes to

@@ -1,7 +1,7 @@
 //! L∞ local robustness as a [`Spec`]: an integer ball around an input, and "some other class
 //! wins" as the unsafe condition, with an explicit tie rule.
 
-use super::{Atom, InputBox, Spec, SpecError};
+use super::{Atom, InputBox, RealBox, Spec, SpecError};
 use crate::net::Network;
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,8 @@ impl std::str::FromStr for TieRule {
 }
 
 /// The radius of the ball.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Radius {
     /// `|q − q₀| ≤ ε` on the quantized input grid.
     Integer(i64),
@@ -99,6 +100,18 @@ pub fn robustness(
         input: InputBox { lo, hi },
         unsafe_dnf: not_label_dnf(outputs, label, tie),
         description: format!("L∞ robustness of class {label}, {what}, ties: {tie:?}"),
+    })
+}
+
+/// The real ball `[x₀ − ε, x₀ + ε]` around the dequantized `center` for a real radius (the
+/// statement [`robustness`] maps to its integer box); `None` for an integer radius.
+pub fn real_ball(net: &Network, center: &[i64], radius: Radius) -> Option<RealBox> {
+    let Radius::Real(eps) = radius else { return None };
+    let input = net.input();
+    let real = |c: i64| input.scale * (c - input.zero_point) as f64;
+    Some(RealBox {
+        lo: center.iter().map(|&c| Some(real(c) - eps)).collect(),
+        hi: center.iter().map(|&c| Some(real(c) + eps)).collect(),
     })
 }
 

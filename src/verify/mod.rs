@@ -14,11 +14,11 @@ use crate::budget::Budget;
 use crate::net::Network;
 use crate::search::SearchOptions;
 use crate::spec::Spec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// One timed stage of the pipeline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     pub name: String,
     pub seconds: f64,
@@ -27,7 +27,7 @@ pub struct Stage {
 }
 
 /// Statistics about the query and the bounds.
-#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct Stats {
     pub inputs: usize,
     pub box_points_log2: f64,
@@ -38,21 +38,21 @@ pub struct Stats {
     /// The spec's disjuncts handed to the complete backends, in the order given (bounds drop
     /// the unreachable ones; the search's closest come first). A backend's "disjunct k" is the
     /// k-th entry here. `None`: the whole spec as it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_disjuncts: Option<Vec<usize>>,
     /// Statistics of each complete backend that ran, by name.
     pub backends: Vec<BackendRun>,
 }
 
 /// One complete backend's answer and effort.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BackendRun {
     pub backend: String,
     pub verdict: String,
     /// Why `unknown`, as text and as its kind (`time_limit`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_kind: Option<String>,
     pub stats: BackendStats,
 }
@@ -99,7 +99,7 @@ impl Default for Options {
             bounds: Method::Symbolic,
             probe: true,
             search: Some(SearchOptions::default()),
-            backends: vec!["milp".to_string()],
+            backends: backend::default_backends(),
             crosscheck: false,
             time_limit: None,
             threads: 1,
@@ -107,15 +107,29 @@ impl Default for Options {
     }
 }
 
-struct Timer {
-    stages: Vec<Stage>,
+/// What the pipeline is doing, for a progress display ([`verify_observed`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// A stage starts: `probe`, `bounds (symbolic)`, `search`, `backend (milp)`, ….
+    StageStarted { name: &'a str },
+    /// A stage ended.
+    StageFinished { stage: &'a Stage },
 }
 
-impl Timer {
+struct Timer<'a> {
+    stages: Vec<Stage>,
+    observe: &'a dyn Fn(&Event<'_>),
+}
+
+impl Timer<'_> {
     fn run<T>(&mut self, name: &str, f: impl FnOnce() -> (T, String)) -> T {
+        (self.observe)(&Event::StageStarted { name });
         let t = Instant::now();
         let (v, outcome) = f();
         self.stages.push(Stage { name: name.to_string(), seconds: t.elapsed().as_secs_f64(), outcome });
+        if let Some(stage) = self.stages.last() {
+            (self.observe)(&Event::StageFinished { stage });
+        }
         v
     }
 }
@@ -149,8 +163,20 @@ pub fn verify(net: &Network, spec: &Spec, opts: &Options) -> Report {
 /// stage that decides ends the run, except with `crosscheck`, where every listed backend also
 /// runs and any contradiction between decided answers is reported in [`Report::disagreement`].
 pub fn verify_within(net: &Network, spec: &Spec, opts: &Options, budget: &Budget) -> Report {
+    verify_observed(net, spec, opts, budget, &|_| {})
+}
+
+/// [`verify_within`], calling `observe` (on the calling thread) when each stage starts and ends:
+/// the hook behind `quiver verify`'s progress line. Observing changes nothing in the run.
+pub fn verify_observed(
+    net: &Network,
+    spec: &Spec,
+    opts: &Options,
+    budget: &Budget,
+    observe: &dyn Fn(&Event<'_>),
+) -> Report {
     let start = Instant::now();
-    let mut timer = Timer { stages: Vec::new() };
+    let mut timer = Timer { stages: Vec::new(), observe };
     let mut stats = Stats {
         inputs: spec.input.len(),
         box_points_log2: spec.input.lo.iter().zip(&spec.input.hi).map(|(l, h)| ((h - l + 1) as f64).log2()).sum(),

@@ -150,21 +150,8 @@ fn f(v: i128) -> f64 {
 
 /// `m = k · 2^e` with `k` odd (or `(0, 0)`), for a finite double.
 fn dyadic_parts(x: f64) -> Option<(i128, i32)> {
-    if !x.is_finite() {
-        return None;
-    }
-    if x == 0.0 {
-        return Some((0, 0));
-    }
-    let bits = x.to_bits();
-    let exp = ((bits >> 52) & 0x7ff) as i32;
-    let frac = (bits & ((1u64 << 52) - 1)) as i128;
-    let (mut k, mut e) = if exp == 0 { (frac, -1074) } else { (frac | (1i128 << 52), exp - 1075) };
-    while k & 1 == 0 {
-        k >>= 1;
-        e += 1;
-    }
-    Some((if x < 0.0 { -k } else { k }, e))
+    let d = crate::numeric::decode_f64(x)?.reduced();
+    Some((i128::from(d.mantissa), d.exponent))
 }
 
 /// If `Rescale::Float32 { m, bias }` computes exactly `round((a·acc + c) / D)` for every

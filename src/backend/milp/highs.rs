@@ -9,6 +9,7 @@ use std::cell::Cell;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// Feasibility tolerances passed to HiGHS. They only matter for candidates (which are replayed);
 /// the encoding keeps every true execution strictly feasible (see `encodings/milp.md`).
@@ -145,8 +146,13 @@ fn status_name(s: i32) -> &'static str {
 }
 
 /// Solve a model with HiGHS (quiet), reading the raw status and the primal solution. Setting
-/// `stop` interrupts the run (status "interrupted").
-pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: Option<&AtomicBool>) -> Run {
+/// `stop` interrupts the run (status "interrupted"); `deadline` (`None`: none) becomes HiGHS's
+/// time limit once the model is passed, so building it counts against the deadline too.
+///
+/// HiGHS checks its time limit and interrupt only at some points: in the root node's separation
+/// rounds of a MIP with wide general-integer domains it was measured to run 7 s past both (see
+/// benchmarks/timelimits/). [`solve_within`] holds the deadline regardless.
+pub fn solve(model: &MilpModel, deadline: Option<Instant>, threads: usize, stop: Option<&AtomicBool>) -> Run {
     let mut p = RowProblem::default();
     let cols: Vec<_> = model
         .vars
@@ -179,8 +185,10 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: O
         ("mip_feasibility_tolerance", MIP_FEASIBILITY_TOLERANCE),
         ("primal_feasibility_tolerance", PRIMAL_FEASIBILITY_TOLERANCE),
     ];
-    if let Some(t) = time_limit {
-        opts.push(("time_limit", t.max(1e-3)));
+    // HiGHS's time limit counts from its own start (`run`), so it is set from the deadline only
+    // now that the model is built and passed: building it is inside the caller's budget too.
+    if let Some(d) = deadline {
+        opts.push(("time_limit", d.saturating_duration_since(Instant::now()).as_secs_f64().max(1e-3)));
     }
     for (k, v) in opts {
         if let Err(e) = m.try_set_option(k, v) {
@@ -222,6 +230,12 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: O
             };
         }
     }
+    if stop.is_some_and(|f| f.load(Ordering::SeqCst)) {
+        return Run { outcome: Outcome::Interrupted, nodes: None, threads };
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Run { outcome: Outcome::TimeLimit, nodes: None, threads };
+    }
     let solved = m.try_solve();
     let solved = match solved {
         Ok(s) => s,
@@ -250,6 +264,62 @@ pub fn solve(model: &MilpModel, time_limit: Option<f64>, threads: usize, stop: O
         o => o,
     };
     Run { outcome, nodes, threads }
+}
+
+/// [`solve`] on a helper thread that the caller stops waiting for `grace` after the deadline or
+/// after `stop` is set: then the answer is [`Outcome::TimeLimit`] or [`Outcome::Interrupted`]
+/// and the run is left to end by itself (its interrupt flag is set, and nothing it computes is
+/// used). This holds a deadline even while HiGHS is in a phase that does not poll its time limit
+/// or interrupt callback.
+///
+/// The helper owns a copy of the model; a helper thread that cannot be spawned falls back to
+/// solving on the calling thread.
+pub fn solve_within(
+    model: &MilpModel,
+    deadline: Option<Instant>,
+    threads: usize,
+    stop: &AtomicBool,
+    grace: std::time::Duration,
+) -> Run {
+    use std::sync::Arc;
+    use std::time::Duration;
+    let Some(d) = deadline else { return solve(model, None, threads, Some(stop)) };
+    let flag = Arc::new(AtomicBool::new(stop.load(Ordering::SeqCst)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (owned, helper_flag) = (model.clone(), Arc::clone(&flag));
+    let spawned = std::thread::Builder::new().name("quiver-highs".into()).spawn(move || {
+        let _ = tx.send(solve(&owned, Some(d), threads, Some(&helper_flag)));
+    });
+    if spawned.is_err() {
+        return solve(model, deadline, threads, Some(stop));
+    }
+    let mut give_up: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(run) => return run,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Run {
+                    outcome: Outcome::Other("the HiGHS thread ended without an answer".into()),
+                    nodes: None,
+                    threads,
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        let stopped = stop.load(Ordering::SeqCst);
+        if stopped {
+            flag.store(true, Ordering::SeqCst);
+        }
+        if give_up.is_none() && (stopped || now >= d) {
+            give_up = Some(now + grace);
+        }
+        if give_up.is_some_and(|g| now >= g) {
+            flag.store(true, Ordering::SeqCst);
+            let outcome = if stopped { Outcome::Interrupted } else { Outcome::TimeLimit };
+            return Run { outcome, nodes: None, threads };
+        }
+    }
 }
 
 /// Raw model status and node count of a solved HiGHS instance.

@@ -30,13 +30,13 @@ pub mod model;
 pub use encode::{encode, EncodeError, EncodeOptions, Encoding};
 pub use export::{export_lp, export_mps, write_lp, write_mps};
 
-use super::{Backend, BackendOptions, BackendStats, Query};
+use super::{Backend, BackendOptions, BackendStats, ExportError, Query};
 use crate::spec::Spec;
 use crate::verdict::{Unknown, Verdict, Witness};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Most refinement rounds after spurious candidates before giving up with `Unknown`.
 pub const MAX_ROUNDS: usize = 64;
@@ -78,9 +78,31 @@ fn round_input(x: f64) -> Option<i64> {
     (x.is_finite() && x.abs() < 9e15).then(|| x.round() as i64)
 }
 
+/// `lp` and `mps`: the exact model before any refinement ([`export`]).
+fn export_milp(query: &Query<'_>, format: &str) -> Option<Result<String, EncodeError>> {
+    match format {
+        "lp" => Some(export_lp(query)),
+        "mps" => Some(export_mps(query)),
+        _ => None,
+    }
+}
+
 impl Backend for Milp {
     fn name(&self) -> &'static str {
         "milp"
+    }
+
+    fn export_formats(&self) -> &'static [&'static str] {
+        &["lp", "mps"]
+    }
+
+    fn export(&self, query: &Query<'_>, format: &str) -> Result<String, ExportError> {
+        match export_milp(query, format) {
+            Some(r) => r.map_err(|e| ExportError::Encode(e.to_string())),
+            None => {
+                Err(ExportError::Format { backend: self.name(), format: format.into(), formats: self.export_formats() })
+            }
+        }
     }
 
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
@@ -263,6 +285,10 @@ fn stopped(opts: &BackendOptions) -> Unknown {
     }
 }
 
+/// How long past its deadline a HiGHS run is waited for before it is abandoned
+/// ([`highs::solve_within`]).
+pub const HIGHS_GRACE: Duration = Duration::from_millis(200);
+
 /// Share of the remaining time given to the first, fully relaxed tier of a disjunct
 /// ([`EncodeOptions::relax_integers`]); a timeout there hands the rest to the exact tiers.
 pub const RELAXED_SHARE: f64 = 0.5;
@@ -289,6 +315,10 @@ impl Milp {
     ) -> Decision {
         let opts = ctx.opts;
         loop {
+            // Every round (a first encoding, a refinement) starts only within the budget.
+            if opts.budget.is_stopped() || ctx.stop.load(Ordering::SeqCst) {
+                return Decision::Interrupted;
+            }
             *rounds += 1;
             let t = Instant::now();
             let enc = match encode(sub, eopts) {
@@ -307,13 +337,14 @@ impl Milp {
             }
             let remaining = match opts.budget.remaining() {
                 Some(left) if left.is_zero() => return Decision::Interrupted,
-                left => left.map(|l| l.as_secs_f64()),
+                left => left,
             };
             // The relaxed tier may not take all the time: the exact one must get its chance.
             let relaxed = eopts.relax_integers;
-            let limit = if relaxed { remaining.map(|r| r * RELAXED_SHARE) } else { remaining };
             let t = Instant::now();
-            let run = highs::solve(&enc.model, limit, ctx.threads, Some(ctx.stop));
+            let share = if relaxed { RELAXED_SHARE } else { 1.0 };
+            let deadline = remaining.map(|r| t + r.mul_f64(share));
+            let run = highs::solve_within(&enc.model, deadline, ctx.threads, ctx.stop, HIGHS_GRACE);
             stats.solve_seconds += t.elapsed().as_secs_f64();
             stats.nodes = match (stats.nodes, run.nodes) {
                 (Some(a), Some(b)) => Some(a + b),

@@ -860,18 +860,10 @@ impl Analysis for Encoder<'_> {
 
 /// `x = mant / 2^exp` exactly, for a finite binary32 (or any finite double).
 fn dyadic(x: f64) -> Res<(BigInt, u32)> {
-    if !x.is_finite() {
+    let Some(d) = crate::numeric::decode_f64(x) else {
         return Err(EncodeError::Unsupported(format!("non-finite float constant {x}")));
-    }
-    if x == 0.0 {
-        return Ok((BigInt::from(0), 0));
-    }
-    let bits = x.to_bits();
-    let sign = if bits >> 63 == 1 { -1 } else { 1 };
-    let exp = ((bits >> 52) & 0x7ff) as i64;
-    let frac = bits & ((1u64 << 52) - 1);
-    let (mant, e) = if exp == 0 { (frac, -1074) } else { (frac | (1u64 << 52), exp - 1075) };
-    let mant = BigInt::from(mant) * sign;
+    };
+    let (mant, e) = (BigInt::from(d.mantissa), d.exponent);
     if e >= 0 {
         Ok((mant << e as u32, 0))
     } else {
@@ -881,8 +873,8 @@ fn dyadic(x: f64) -> Res<(BigInt, u32)> {
 
 /// An SMT-LIB binary32 literal `(fp sign exponent significand)`.
 pub fn fp_lit(x: f32) -> String {
-    let b = x.to_bits();
-    format!("(fp #b{:01b} #b{:08b} #b{:023b})", b >> 31, (b >> 23) & 0xff, b & 0x7f_ffff)
+    let f = crate::numeric::fields_f32(x);
+    format!("(fp #b{:01b} #b{:08b} #b{:023b})", u8::from(f.negative), f.biased_exponent, f.fraction)
 }
 
 /// One encoded query: the SMT-LIB2 body plus what the solver driver needs to read a model.

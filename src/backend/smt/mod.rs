@@ -14,7 +14,7 @@ pub mod z3;
 pub use encode::EncodeError;
 pub use smt2::export_smt2;
 
-use super::{Backend, BackendOptions, BackendStats, Query};
+use super::{Backend, BackendOptions, BackendStats, ExportError, Query};
 use crate::verdict::Verdict;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -88,5 +88,19 @@ impl Backend for SmtBackend {
 
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
         z3::solve(query, self, opts)
+    }
+
+    fn export_formats(&self) -> &'static [&'static str] {
+        &["smt2"]
+    }
+
+    /// `smt2`: the very SMT-LIB2 script the backend hands Z3, in its logic.
+    fn export(&self, query: &Query<'_>, format: &str) -> Result<String, ExportError> {
+        match format {
+            "smt2" => export_smt2(query, self.logic).map_err(|e| ExportError::Encode(e.to_string())),
+            _ => {
+                Err(ExportError::Format { backend: self.name(), format: format.into(), formats: self.export_formats() })
+            }
+        }
     }
 }

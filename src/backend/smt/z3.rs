@@ -86,6 +86,11 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
     let start = Instant::now();
     let budget = &opts.budget;
     let mut stats = BackendStats::default();
+    // Neither encoding nor Z3's parser polls the budget: start neither once it is used up.
+    let out_of_time = || (Verdict::unknown(z3_unknown("not started: no time left", budget)), BackendStats::default());
+    if budget.is_stopped() {
+        return out_of_time();
+    }
     let enc = match encode(query.net, query.spec, query.bounds, backend.logic) {
         Ok(e) => e,
         Err(e) => {
@@ -99,6 +104,10 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
     stats.extra.insert("definitions".into(), enc.defined as f64);
     stats.extra.insert("max_bit_width".into(), f64::from(enc.max_width));
     stats.extra.insert("smt2_bytes".into(), enc.body.len() as f64);
+    if budget.is_stopped() {
+        let (v, _) = out_of_time();
+        return (v, stats);
+    }
     let t = Instant::now();
     // Per disjunct: the network is parsed once; each disjunct gets a fresh (non-incremental)
     // solver holding those assertions plus its own Boolean.

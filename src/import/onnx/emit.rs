@@ -85,8 +85,8 @@ impl Kernel {
                          VNNI — AVX2, AVX-512BW — MLAS adds pairs of uint8 × int8 products in int16 with saturation, \
                          vpmaddubsw; with VNNI it does not), and output channel {j} has weights {a} and {b}, whose \
                          products with inputs of 255 leave int16. Quantize with 7-bit weights \
-                         (onnxruntime.quantization reduce_range=True) or uint8 weights, or import for a VNNI CPU \
-                         (ImportOptions {{ u8s8: U8S8::Vnni }})"
+                         (onnxruntime.quantization reduce_range=True) or uint8 weights, or, if the model runs on a CPU with VNNI, import it for that CPU \
+                         (quiver --ort-cpu vnni)"
                     ),
                 );
             }

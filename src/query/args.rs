@@ -1,0 +1,418 @@
+//! The command-line flags that describe a job, defined once: the `quiver` binary flattens these
+//! groups into its subcommands, and the experiment harness uses them to tell a configuration's
+//! flags (the [`VerifyOptions`]) from the flags that belong to an instance
+//! ([`instance_flags`]). [`Job::to_args`] is the inverse: the flags that give back a job.
+
+use super::{Input, Job, Model, OrtCpu, Property, QueryError, Switch, VerifyOptions};
+use crate::bounds::Method;
+use crate::spec::real::Domain;
+use crate::spec::robust::{Radius, TieRule};
+use clap::{Args, Parser};
+use std::path::{Path, PathBuf};
+
+const MODEL_HELP: &str = "Model: quiver JSON, ONNX (QOperator/QDQ int8), Keras fixed-point .h5, or `@bundled`.";
+const Q_BITS_HELP: &str = "Quantization bits of a Keras fixed-point .h5 model (default: from the file name, or 6).";
+const ORT_CPU_HELP: &str = "The CPU an ONNX model runs on under ONNX Runtime: x86 (any x86-64, e.g. AVX2 without VNNI; \
+uint8 x int8 layers whose results differ on such CPUs are refused) or vnni (AVX-512 VNNI, AVX-VNNI or AMX: exact uint8 x int8 sums).";
+
+/// The model of `info`, `run`, `import`, `encode`.
+#[derive(Args, Clone, Debug)]
+pub struct ModelArgs {
+    #[arg(help = MODEL_HELP)]
+    pub model: PathBuf,
+    #[arg(long, help = Q_BITS_HELP)]
+    pub q_bits: Option<u8>,
+    #[arg(long, value_enum, default_value = "x86", help = ORT_CPU_HELP)]
+    pub ort_cpu: OrtCpu,
+}
+
+impl ModelArgs {
+    pub fn model(&self) -> Model {
+        Model { path: self.model.clone(), q_bits: self.q_bits, ort_cpu: self.ort_cpu }
+    }
+}
+
+/// Where an input vector comes from.
+#[derive(Args, Clone, Debug)]
+pub struct InputArgs {
+    /// Input file: integers (the quantized input) separated by whitespace or commas, or a JSON array.
+    #[arg(long, conflicts_with = "dataset")]
+    pub input: Option<PathBuf>,
+    /// The input file holds real values; quantize them with the model's input quantization.
+    #[arg(long, requires = "input")]
+    pub real: bool,
+    /// An MNIST-style IDX image file (optionally gzipped) to take the input from, or `@bundled`
+    /// for the bundled model's 200 test vectors (their labels come with them).
+    #[arg(long, requires = "index")]
+    pub dataset: Option<PathBuf>,
+    /// Index of the image in --dataset.
+    #[arg(long, requires = "dataset")]
+    pub index: Option<usize>,
+}
+
+impl InputArgs {
+    /// The input named; `labels` is the label file of a data set.
+    pub fn input(&self, labels: Option<&Path>) -> Result<Input, QueryError> {
+        if let Some(path) = &self.input {
+            return Ok(Input::File { path: path.clone(), real: self.real });
+        }
+        match (&self.dataset, self.index) {
+            (Some(path), Some(index)) => {
+                Ok(Input::Dataset { path: path.clone(), index, labels: labels.map(Path::to_path_buf) })
+            }
+            _ => Err(QueryError::Usage("no input given: use --input FILE or --dataset FILE --index N".into())),
+        }
+    }
+}
+
+/// The property: a VNN-LIB file, or L∞ robustness around an input.
+#[derive(Args, Clone, Debug)]
+pub struct PropertyArgs {
+    /// A VNN-LIB property (the assertions describe a counterexample).
+    #[arg(long, conflicts_with = "robust")]
+    pub vnnlib: Option<PathBuf>,
+    /// Whether the VNN-LIB variables are the real (dequantized) or the integer values.
+    #[arg(long, default_value = "real", requires = "vnnlib")]
+    pub domain: Domain,
+    /// L∞ local robustness around the input (needs --eps or --eps-real).
+    #[arg(long)]
+    pub robust: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Integer radius on the quantized input grid.
+    #[arg(long, conflicts_with = "eps_real")]
+    pub eps: Option<i64>,
+    /// Real radius, mapped through the input quantization.
+    #[arg(long)]
+    pub eps_real: Option<f64>,
+    /// The class that must win (default: the label from --labels, else the predicted class).
+    #[arg(long)]
+    pub label: Option<usize>,
+    /// IDX label file for --dataset (gives the default --label); `@bundled` with `--dataset @bundled`.
+    #[arg(long, requires = "dataset")]
+    pub labels: Option<PathBuf>,
+    /// Tie rule: `any` (a tie with another class is a violation) or `first-index` (argmax semantics).
+    #[arg(long, default_value = "any")]
+    pub tie: TieRule,
+}
+
+impl PropertyArgs {
+    pub fn property(&self) -> Result<Property, QueryError> {
+        if let Some(path) = &self.vnnlib {
+            return Ok(Property::Vnnlib { path: path.clone(), domain: self.domain });
+        }
+        if !self.robust {
+            return Err(QueryError::Usage(
+                "nothing to verify: give --vnnlib FILE or --robust (--input FILE | --dataset FILE --index N) --eps N"
+                    .into(),
+            ));
+        }
+        let input = self.input.input(self.labels.as_deref())?;
+        let radius = match (self.eps, self.eps_real) {
+            (Some(e), None) => Radius::Integer(e),
+            (None, Some(e)) => Radius::Real(e),
+            _ => return Err(QueryError::Usage("--robust needs exactly one of --eps N or --eps-real X".into())),
+        };
+        Ok(Property::Robust { input, radius, label: self.label, tie: self.tie })
+    }
+}
+
+/// Everything `quiver verify` needs to know about a job: flags, or a job file.
+#[derive(Args, Clone, Debug)]
+pub struct JobArgs {
+    #[arg(help = MODEL_HELP, required_unless_present = "job")]
+    pub model: Option<PathBuf>,
+    #[arg(long, help = Q_BITS_HELP)]
+    pub q_bits: Option<u8>,
+    #[arg(long, value_enum, help = ORT_CPU_HELP)]
+    pub ort_cpu: Option<OrtCpu>,
+    #[command(flatten)]
+    pub property: PropertyArgs,
+    #[command(flatten)]
+    pub options: VerifyOptions,
+    /// Read the whole job (model, property, options) from a JSON file (`-`: standard input)
+    /// instead of the flags, as `quiver bench` hands it to each run (docs/experiments.md).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["model", "q_bits", "ort_cpu", "vnnlib", "robust", "input", "dataset", "eps", "eps_real", "label", "labels"]
+    )]
+    pub job: Option<PathBuf>,
+}
+
+impl JobArgs {
+    /// The job the flags (or the job file) describe; its options are not validated yet.
+    pub fn job(&self) -> Result<Job, QueryError> {
+        if let Some(path) = &self.job {
+            if self.options != VerifyOptions::default() {
+                return Err(QueryError::Usage(format!(
+                    "--job {}: the job file gives the options; drop the other verify flags",
+                    path.display()
+                )));
+            }
+            return Job::read(path);
+        }
+        let path = self.model.clone().ok_or_else(|| QueryError::Usage("no MODEL given".into()))?;
+        Ok(Job {
+            model: Model { path, q_bits: self.q_bits, ort_cpu: self.ort_cpu.unwrap_or_default() },
+            property: self.property.property()?,
+            options: self.options.clone(),
+        })
+    }
+}
+
+/// The long flags (with `--`) that describe an instance — the model's and the property's — as
+/// opposed to how it is verified.
+pub fn instance_flags() -> Vec<String> {
+    let cmd = PropertyArgs::augment_args(ModelArgs::augment_args(clap::Command::new("instance")));
+    cmd.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect()
+}
+
+/// Parses a configuration's flags: exactly the [`VerifyOptions`].
+#[derive(Parser, Debug)]
+#[command(no_binary_name = true, disable_help_flag = true)]
+struct OptionFlags {
+    #[command(flatten)]
+    options: VerifyOptions,
+}
+
+/// Parse `quiver verify` option flags (already split into words) into [`VerifyOptions`]; the
+/// error is clap's first line (e.g. "unexpected argument '--x' found").
+pub fn parse_options(words: &[String]) -> Result<VerifyOptions, String> {
+    OptionFlags::try_parse_from(words).map(|f| f.options).map_err(|e| {
+        let msg = e.to_string();
+        msg.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
+    })
+}
+
+fn tie_flag(t: TieRule) -> &'static str {
+    match t {
+        TieRule::AnyTieUnsafe => "any",
+        TieRule::FirstIndex => "first-index",
+    }
+}
+
+fn method_flag(m: Method) -> &'static str {
+    match m {
+        Method::None => "none",
+        Method::Interval => "interval",
+        Method::Symbolic => "symbolic",
+    }
+}
+
+fn path_arg(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn push(a: &mut Vec<String>, flag: &str, value: impl ToString) {
+    a.push(flag.to_string());
+    a.push(value.to_string());
+}
+
+impl Job {
+    /// `quiver verify` arguments (after `verify`) that describe this job: `quiver verify ARGS…`
+    /// runs it. Options at their default are left out; the seed and time limit are kept.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = vec![path_arg(&self.model.path)];
+        if let Some(b) = self.model.q_bits {
+            push(&mut a, "--q-bits", b);
+        }
+        if self.model.ort_cpu != OrtCpu::default() {
+            push(&mut a, "--ort-cpu", "vnni");
+        }
+        match &self.property {
+            Property::Vnnlib { path, domain } => {
+                push(&mut a, "--vnnlib", path_arg(path));
+                if *domain != Domain::default() {
+                    push(&mut a, "--domain", domain);
+                }
+            }
+            Property::Robust { input, radius, label, tie } => {
+                a.push("--robust".into());
+                match input {
+                    Input::File { path, real } => {
+                        push(&mut a, "--input", path_arg(path));
+                        if *real {
+                            a.push("--real".into());
+                        }
+                    }
+                    Input::Dataset { path, index, labels } => {
+                        push(&mut a, "--dataset", path_arg(path));
+                        push(&mut a, "--index", index);
+                        if let Some(l) = labels {
+                            push(&mut a, "--labels", path_arg(l));
+                        }
+                    }
+                }
+                match radius {
+                    Radius::Integer(e) => push(&mut a, "--eps", e),
+                    Radius::Real(e) => push(&mut a, "--eps-real", e),
+                }
+                if let Some(l) = label {
+                    push(&mut a, "--label", l);
+                }
+                push(&mut a, "--tie", tie_flag(*tie));
+            }
+        }
+        a.extend(options_args(&self.options));
+        a
+    }
+}
+
+/// The flags of the options that differ from the defaults (the seed and time limit when set).
+pub fn options_args(o: &VerifyOptions) -> Vec<String> {
+    let d = VerifyOptions::default();
+    let mut a: Vec<String> = Vec::new();
+    if o.bounds != d.bounds {
+        push(&mut a, "--bounds", method_flag(o.bounds));
+    }
+    if o.search != d.search {
+        push(&mut a, "--search", if o.search == Switch::On { "on" } else { "off" });
+    }
+    if o.search_budget != d.search_budget {
+        push(&mut a, "--search-budget", o.search_budget);
+    }
+    if let Some(s) = o.seed {
+        push(&mut a, "--seed", s);
+    }
+    if o.backends != d.backends {
+        push(&mut a, "--backend", o.backends.join(","));
+    }
+    if let Some(t) = o.timeout {
+        push(&mut a, "--timeout", t);
+    }
+    if o.threads != d.threads {
+        push(&mut a, "--threads", o.threads);
+    }
+    if let Some(m) = o.memory_mb {
+        push(&mut a, "--memory-mb", m);
+    }
+    if !o.probe {
+        a.push("--no-probe".into());
+    }
+    if o.crosscheck {
+        a.push("--crosscheck".into());
+    }
+    a
+}
+
+/// The `quiver verify` command line, for `--help`-style checks of the flag groups.
+#[derive(Parser, Debug)]
+#[command(name = "verify")]
+struct VerifyFlags {
+    #[command(flatten)]
+    job: JobArgs,
+}
+
+/// Parse a full `quiver verify` argument list (after `verify`) into a job, with the flag
+/// groups above; used to check [`Job::to_args`] and by tools that hold argument lists.
+pub fn parse_job_args(args: &[String]) -> Result<Job, String> {
+    let it = std::iter::once("verify".to_string()).chain(args.iter().cloned());
+    let f = VerifyFlags::try_parse_from(it).map_err(|e| e.to_string().lines().next().unwrap_or("").to_string())?;
+    f.job.job().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn jobs() -> Vec<Job> {
+        let robust = |input, radius, label, tie| Property::Robust { input, radius, label, tie };
+        let o = VerifyOptions::default();
+        vec![
+            Job {
+                model: Model::bundled(),
+                property: Property::Vnnlib { path: "p q.vnnlib".into(), domain: Domain::Integer },
+                options: o.clone(),
+            },
+            Job {
+                model: Model { path: "m.h5".into(), q_bits: Some(4), ort_cpu: OrtCpu::X86 },
+                property: robust(
+                    Input::Dataset { path: "imgs.gz".into(), index: 7, labels: Some("labels.gz".into()) },
+                    Radius::Integer(3),
+                    None,
+                    TieRule::FirstIndex,
+                ),
+                options: VerifyOptions {
+                    bounds: Method::Interval,
+                    probe: false,
+                    search: Switch::Off,
+                    search_budget: 0.25,
+                    seed: Some(9),
+                    backends: vec!["milp".into(), "smt-bv".into()],
+                    crosscheck: true,
+                    timeout: Some(12.5),
+                    threads: 0,
+                    memory_mb: Some(100),
+                },
+            },
+            Job {
+                model: Model { ort_cpu: OrtCpu::Vnni, ..Model::new("n.onnx") },
+                property: robust(
+                    Input::File { path: "x.txt".into(), real: true },
+                    Radius::Real(0.015),
+                    Some(2),
+                    TieRule::AnyTieUnsafe,
+                ),
+                options: VerifyOptions { timeout: Some(30.0), seed: Some(0), ..o.clone() },
+            },
+            Job {
+                model: Model::bundled(),
+                property: robust(
+                    Input::Dataset { path: "@bundled".into(), index: 0, labels: None },
+                    Radius::Integer(0),
+                    None,
+                    TieRule::AnyTieUnsafe,
+                ),
+                options: VerifyOptions { backends: vec!["none".into()], ..o },
+            },
+        ]
+    }
+
+    /// A job's argument list parses back to the same job, and its JSON reads back too.
+    #[test]
+    fn jobs_round_trip_through_flags_and_json() {
+        VerifyFlags::command().debug_assert();
+        for job in jobs() {
+            let args = job.to_args();
+            assert_eq!(parse_job_args(&args).unwrap(), job, "{args:?}");
+            let json = job.to_json();
+            assert_eq!(Job::from_json(&json, Path::new("j.json")).unwrap(), job, "{json}");
+        }
+    }
+
+    /// The options' clap defaults are their serde defaults.
+    #[test]
+    fn default_options_agree() {
+        assert_eq!(parse_options(&[]).unwrap(), VerifyOptions::default());
+        let j: VerifyOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(j, VerifyOptions::default());
+        assert!(options_args(&VerifyOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn instance_flags_are_the_property_and_model_flags() {
+        let f = instance_flags();
+        for x in [
+            "--vnnlib",
+            "--robust",
+            "--input",
+            "--real",
+            "--dataset",
+            "--index",
+            "--eps",
+            "--eps-real",
+            "--label",
+            "--labels",
+            "--tie",
+            "--domain",
+            "--q-bits",
+            "--ort-cpu",
+        ] {
+            assert!(f.iter().any(|g| g == x), "{x} missing from {f:?}");
+        }
+        assert!(!f.iter().any(|g| g == "--timeout" || g == "--backend"), "{f:?}");
+        assert!(parse_options(&["--eps".to_string(), "1".into()]).unwrap_err().contains("--eps"));
+    }
+}
