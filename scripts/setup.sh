@@ -2,7 +2,10 @@
 # Install the system packages quiver's build needs on Debian/Ubuntu: cmake and libclang (HiGHS is
 # compiled from source), libz3-dev and z3 (the SMT backends), pkg-config; python3-venv for the
 # ONNX Runtime conformance suite. Runs apt-get directly as root (containers, CI) and through sudo
-# otherwise; installs only what is missing, so it is quick to rerun.
+# otherwise; installs only what is missing, so it is quick to rerun. Then the test suite's pinned
+# Python packages (ONNX Runtime for the conformance suite, maturin and pytest for the Python
+# package) go into a venv outside the clone, ~/.cache/quiver-venv (or $QUIVER_VENV), where the
+# tests look for them.
 set -euo pipefail
 
 packages=(cmake libclang-dev libz3-dev z3 pkg-config python3-venv)
@@ -12,9 +15,18 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
+cd "$(dirname "$0")/.."
+python_packages() {
+  local venv="${QUIVER_VENV:-$HOME/.cache/quiver-venv}"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/requirements-onnx.txt -r scripts/requirements-python.txt
+}
+
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then
+  python_packages
   exit 0
 fi
 
@@ -28,3 +40,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 "${as_root[@]}" apt-get update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+python_packages

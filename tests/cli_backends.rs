@@ -184,7 +184,8 @@ fn crosscheck_agrees_with_enumeration() {
         for r in runs {
             let want = if expected == VERIFIED { "verified" } else { "falsified" };
             assert_eq!(r["verdict"], want, "{r}");
-            assert!(r["stats"]["constraints"].as_u64().unwrap() > 0, "{r}");
+            // Reported (0 is possible: the MILP's own ranges may fix every neuron of a tiny graph).
+            assert!(r["stats"]["constraints"].as_u64().is_some() && r["stats"]["variables"].as_u64() > Some(0), "{r}");
             assert!(r["stats"]["solve_seconds"].as_f64().is_some(), "{r}");
             if r["backend"].as_str().unwrap().starts_with("smt") {
                 assert!(r["stats"]["extra"]["smt2_bytes"].as_f64().unwrap() > 0.0, "{r}");

@@ -367,3 +367,22 @@ pub enum Form {
     Copy,
     Sum(Sum),
 }
+
+/// The least `x` in `lo..=hi` with `g(x) >= v` for a non-decreasing `g`, or `hi + 1` if there is
+/// none: the threshold on one operand at which a monotone two-operand form (e.g. a quantized
+/// [`Sum`]) reaches output level `v`, which the MILP and SMT encodings turn into one indicator.
+pub fn least_reaching<T>(lo: T, hi: T, v: T, g: impl Fn(T) -> T) -> T
+where
+    T: Copy + Ord + std::ops::Add<Output = T> + std::ops::Sub<Output = T> + std::ops::Div<Output = T> + From<i8>,
+{
+    let (mut l, mut h) = (lo, hi + T::from(1));
+    while l < h {
+        let mid = l + (h - l) / T::from(2);
+        if g(mid) >= v {
+            h = mid;
+        } else {
+            l = mid + T::from(1);
+        }
+    }
+    l
+}

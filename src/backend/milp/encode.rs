@@ -800,16 +800,7 @@ impl Enc<'_> {
             let mut bv = Lin::default();
             let (mut bmin, mut bmax) = (i128::MAX, i128::MIN);
             for &(u, d) in &onehot {
-                let (mut l, mut h) = (b.lo, b.hi + 1);
-                while l < h {
-                    let mid = l + (h - l) / 2;
-                    if f(u, mid) >= v {
-                        h = mid;
-                    } else {
-                        l = mid + 1;
-                    }
-                }
-                let beta = i128::from(l);
+                let beta = i128::from(crate::net::form::least_reaching(b.lo, b.hi, v, |m| f(u, m)));
                 (bmin, bmax) = (bmin.min(beta), bmax.max(beta));
                 match d {
                     Some(d) => bv.terms.push((d, beta)),

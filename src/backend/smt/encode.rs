@@ -774,18 +774,7 @@ impl Encoder<'_> {
         let (one, zero) = (self.konst(1, 0), self.konst(0, 0));
         let mut y = self.konst(y_lo, 0);
         for v in y_lo + 1..=y_hi {
-            let beta = |u: i128| {
-                let (mut l, mut h) = (b.lo, b.hi + 1);
-                while l < h {
-                    let mid = l + (h - l) / 2;
-                    if f(u, mid) >= v {
-                        h = mid;
-                    } else {
-                        l = mid + 1;
-                    }
-                }
-                l
-            };
+            let beta = |u: i128| crate::net::form::least_reaching(b.lo, b.hi, v, |m| f(u, m));
             let mut bv = self.konst(beta(a.hi), 0);
             for u in (a.lo..a.hi).rev() {
                 let ku = self.konst(u, 0);
