@@ -9,6 +9,7 @@ import _thread
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import threading
 import time
@@ -156,13 +157,19 @@ def test_keyboard_interrupt_stops_a_running_solve():
     net = quiver.load(MODELS / "mnist_mlp.json")
     v = json.loads((MODELS / "mnist_mlp.vectors.json").read_text())
     spec = quiver.robustness(net, v["inputs"][0], eps=6, label=v["labels"][0])
+    # Python ignores SIGINT when started with it ignored (a background job, nohup); Ctrl-C's
+    # handler must be installed for interrupt_main to reach the solve.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     t = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        quiver.verify(net, spec, search=False, backend="smt-bv", timeout=120)
-    elapsed = time.monotonic() - t
-    timer.cancel()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            quiver.verify(net, spec, search=False, backend="smt-bv", timeout=120)
+    finally:
+        elapsed = time.monotonic() - t
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert elapsed < 60, f"the interrupt took {elapsed:.1f} s to stop the solve"
     # And the library is usable afterwards.
     assert quiver.verify(net, quiver.robustness(net, v["inputs"][0], eps=1, label=v["labels"][0])).verdict == "verified"
