@@ -193,13 +193,7 @@ impl<'n> Symbolic<'n> {
                 let mut nu = vec![0.0; n_in];
                 for (k, &v) in lam.iter().enumerate() {
                     // v > 0: a lower bound of y is needed (y ≥ σ·p + o); v < 0: an upper one.
-                    let (s, o) = if v > 0.0 {
-                        lo[k]
-                    } else if v < 0.0 {
-                        hi[k]
-                    } else {
-                        continue;
-                    };
+                    let Some((s, o)) = line_for(v, lo[k], hi[k]) else { continue };
                     // σ·p is bounded below by σ·(lower lines of p) when σ·v ≥ 0, else by the upper.
                     let low_p = (s >= 0.0) == (v > 0.0);
                     let pick = |l: &(Line, Line)| if low_p { l.0 } else { l.1 };
@@ -213,13 +207,7 @@ impl<'n> Symbolic<'n> {
             Relax::Scalar { affine, beta, lo, hi } => {
                 let mut mu = vec![0.0; lam.len()];
                 for (k, &v) in lam.iter().enumerate() {
-                    let (s, o) = if v > 0.0 {
-                        lo[k]
-                    } else if v < 0.0 {
-                        hi[k]
-                    } else {
-                        continue;
-                    };
+                    let Some((s, o)) = line_for(v, lo[k], hi[k]) else { continue };
                     *c += v * o;
                     mu[k] = v * s;
                 }
@@ -450,4 +438,16 @@ fn map_lines(acts: &Acts, x: &[Interval]) -> (Vec<Line>, Vec<Line>) {
 /// Symbolic bounds over `input`.
 pub fn propagate(net: &Network, input: &InputBox) -> NetBounds {
     Symbolic::new(net, input).into_bounds()
+}
+
+/// The relaxation line back-substitution uses for a neuron with multiplier `v`: a lower bound of
+/// the neuron when `v > 0`, an upper one when `v < 0`, none when `v = 0` (the neuron drops out).
+fn line_for(v: f64, lo: Line, hi: Line) -> Option<Line> {
+    if v > 0.0 {
+        Some(lo)
+    } else if v < 0.0 {
+        Some(hi)
+    } else {
+        None
+    }
 }
