@@ -5,7 +5,8 @@
 # otherwise; installs only what is missing, so it is quick to rerun. Then the test suite's pinned
 # Python packages (ONNX Runtime for the conformance suite, maturin and pytest for the Python
 # package) go into a venv outside the clone, ~/.cache/quiver-venv (or $QUIVER_VENV), where the
-# tests look for them.
+# tests look for them; OR-Tools' native CP-SAT library (the `cpsat` backend) goes, without its
+# Python dependencies, into ~/.cache/quiver-ortools (or $QUIVER_ORTOOLS_DIR).
 set -euo pipefail
 
 packages=(cmake libclang-dev libz3-dev z3 pkg-config python3-venv)
@@ -21,6 +22,11 @@ python_packages() {
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/requirements-onnx.txt -r scripts/requirements-python.txt
+  local ortools="${QUIVER_ORTOOLS_DIR:-$HOME/.cache/quiver-ortools}"
+  if ! ls "$ortools"/ortools/.libs/libortools.so* >/dev/null 2>&1; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      --target "$ortools" -r scripts/requirements-cpsat.txt
+  fi
 }
 
 missing=()

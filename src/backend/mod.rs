@@ -19,6 +19,11 @@ pub mod smt;
 #[cfg(feature = "milp")]
 pub mod milp;
 
+#[cfg(feature = "cpsat")]
+pub mod cpsat;
+#[cfg(feature = "cpsat")]
+pub mod portfolio;
+
 use crate::bounds::NetBounds;
 use crate::budget::Budget;
 use crate::net::Network;
@@ -106,8 +111,15 @@ pub enum ExportError {
 }
 
 /// Every backend name quiver knows, with the Cargo feature that compiles it in.
-const KNOWN: [(&str, &str); 5] =
-    [("milp", "milp"), ("milp-whole", "milp"), ("bab", "milp"), ("smt-bv", "smt"), ("smt-lia", "smt")];
+const KNOWN: [(&str, &str); 7] = [
+    ("milp", "milp"),
+    ("milp-whole", "milp"),
+    ("bab", "milp"),
+    ("smt-bv", "smt"),
+    ("smt-lia", "smt"),
+    ("cpsat", "cpsat"),
+    ("portfolio", "cpsat"),
+];
 
 /// What `--backend` defaults to: `milp` when it is compiled in, else `none`.
 pub const DEFAULT_BACKEND: &str = if cfg!(feature = "milp") { "milp" } else { "none" };
@@ -118,8 +130,9 @@ pub fn default_backends() -> Vec<String> {
 }
 
 /// The backends compiled into this build, by name (what `--backend all` runs). [`by_name`] also
-/// knows the baseline `milp-whole` (see `milp::MilpWhole`) and the branch-and-bound variants
-/// `bab:KEY=VALUE+…` (see `bab`).
+/// knows the baseline `milp-whole` (see `milp::MilpWhole`), the branch-and-bound variants
+/// `bab:KEY=VALUE+…` (see `bab`) and the MILP/CP-SAT `portfolio`. `cpsat` is listed only when
+/// OR-Tools' library loads.
 pub fn available() -> Vec<&'static str> {
     let mut v = Vec::new();
     if cfg!(feature = "milp") {
@@ -128,7 +141,23 @@ pub fn available() -> Vec<&'static str> {
     if cfg!(feature = "smt") {
         v.extend(["smt-bv", "smt-lia"]);
     }
+    if cpsat_loadable() {
+        v.push("cpsat");
+    }
     v
+}
+
+/// Whether the `cpsat` backend is compiled in and OR-Tools' library can be loaded (it is found
+/// at run time: see `cpsat::ffi`).
+pub fn cpsat_loadable() -> bool {
+    #[cfg(feature = "cpsat")]
+    {
+        cpsat::ffi::library().is_ok()
+    }
+    #[cfg(not(feature = "cpsat"))]
+    {
+        false
+    }
 }
 
 /// Instantiate a backend by name (`None`: unknown, or not compiled into this build).
@@ -142,6 +171,10 @@ pub fn by_name(name: &str) -> Option<Box<dyn Backend>> {
         "smt-bv" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Bv))),
         #[cfg(feature = "smt")]
         "smt-lia" => Some(Box::new(smt::SmtBackend::new(smt::Logic::Lia))),
+        #[cfg(feature = "cpsat")]
+        "cpsat" => Some(Box::new(cpsat::CpSat)),
+        #[cfg(feature = "cpsat")]
+        "portfolio" => Some(Box::new(portfolio::Portfolio)),
         #[cfg(feature = "milp")]
         n => bab::BabOptions::from_name(n).map(|opts| Box::new(bab::Bab { opts }) as Box<dyn Backend>),
         #[cfg(not(feature = "milp"))]
@@ -159,6 +192,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
         let mut v = available();
         if cfg!(feature = "milp") {
             v.push("milp-whole");
+        }
+        if cfg!(feature = "cpsat") {
+            v.push("portfolio");
         }
         v.extend(["all", "none"]);
         v.join(", ")

@@ -1,0 +1,151 @@
+//! `portfolio`: per disjunct of the unsafe DNF, the MILP backend (HiGHS) and the CP-SAT backend
+//! side by side on two threads; the first decisive answer for a disjunct stops the other.
+//!
+//! Why per disjunct and not per query: on the hard QVIP and mnistfc instances HiGHS and CP-SAT
+//! close different target classes (`benchmarks/cp/`), so a race over the whole query would
+//! need one solver to close every class, while this needs each class closed by either. Both
+//! members are sound on their own; the portfolio adds no reasoning of its own. A witness is
+//! replayed again against the whole query. If one member says `verified` and the other replays
+//! a witness for the same disjunct, the verdict is `unknown` (disagreement) — a soundness bug
+//! is never resolved by picking a side.
+
+use super::{Backend, BackendOptions, BackendStats, Query};
+use crate::budget::Budget;
+use crate::spec::Spec;
+use crate::verdict::{Unknown, Verdict, Witness};
+use std::sync::mpsc;
+
+/// The members, by backend name.
+pub const MEMBERS: [&str; 2] = ["milp", "cpsat"];
+
+/// The per-disjunct portfolio of [`MEMBERS`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Portfolio;
+
+impl Backend for Portfolio {
+    fn name(&self) -> &'static str {
+        "portfolio"
+    }
+
+    fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
+        let mut stats = BackendStats::default();
+        let members: Vec<&'static str> = MEMBERS.iter().copied().filter(|m| super::by_name(m).is_some()).collect();
+        let threads = (opts.threads / members.len().max(1)).max(1);
+        let disjuncts = query.spec.unsafe_dnf.len();
+        let mut unknowns = Vec::new();
+        let mut wins = vec![0usize; members.len()];
+        for k in 0..disjuncts {
+            if opts.budget.is_stopped() {
+                unknowns.push(stopped(&opts.budget).prefixed(&format!("disjunct {k}: ")));
+                break;
+            }
+            let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
+            let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
+            let child = Budget::new(opts.budget.remaining());
+            let c = child.clone();
+            let _guard = opts.budget.on_stop(move || c.stop());
+            let (tx, rx) = mpsc::channel();
+            let results: Vec<(usize, Verdict, BackendStats)> = std::thread::scope(|s| {
+                for (i, &m) in members.iter().enumerate() {
+                    let tx = tx.clone();
+                    let mopts = BackendOptions { threads, budget: child.clone() };
+                    let subquery = &subquery;
+                    s.spawn(move || {
+                        // Each thread makes its own instance (backends are not `Sync`).
+                        let Some(backend) = super::by_name(m) else { return };
+                        let (v, st) = backend.solve(subquery, &mopts);
+                        let _ = tx.send((i, v, st));
+                    });
+                }
+                drop(tx);
+                let mut out = Vec::new();
+                for r in rx.iter() {
+                    if matches!(r.1, Verdict::Verified | Verdict::Falsified { .. }) {
+                        child.stop();
+                    }
+                    out.push(r);
+                }
+                out
+            });
+            let mut verified_by = None;
+            let mut witness: Option<(usize, Witness)> = None;
+            let mut reasons = Vec::new();
+            for (i, v, st) in results {
+                merge(&mut stats, members[i], st);
+                match v {
+                    Verdict::Verified => verified_by = Some(i),
+                    Verdict::Falsified { witness: w } => witness = Some((i, w)),
+                    Verdict::Unknown { reason } => reasons.push(reason.prefixed(&format!("{}: ", members[i]))),
+                }
+            }
+            match (verified_by, witness) {
+                (Some(a), Some((b, _))) => {
+                    let msg =
+                        format!("disjunct {k}: `{}` verified it and `{}` replayed a witness", members[a], members[b]);
+                    return (Verdict::unknown(Unknown::Disagreement(msg)), stats);
+                }
+                (None, Some((i, w))) => match Witness::replay(query.net, query.spec, w.input()) {
+                    Some(w) => {
+                        wins[i] += 1;
+                        record_wins(&mut stats, &members, &wins);
+                        return (Verdict::Falsified { witness: w }, stats);
+                    }
+                    None => reasons.push(Unknown::SolverError(format!(
+                        "`{}`'s witness does not replay against the whole query",
+                        members[i]
+                    ))),
+                },
+                (Some(i), None) => {
+                    wins[i] += 1;
+                    continue;
+                }
+                (None, None) => {}
+            }
+            let timed_out = opts.budget.is_stopped();
+            unknowns.push(Unknown::combine(reasons).prefixed(&format!("disjunct {k}: ")));
+            if timed_out {
+                break;
+            }
+        }
+        record_wins(&mut stats, &members, &wins);
+        stats.extra.insert("subproblems".into(), disjuncts as f64);
+        let verdict =
+            if unknowns.is_empty() { Verdict::Verified } else { Verdict::unknown(Unknown::combine(unknowns)) };
+        (verdict, stats)
+    }
+}
+
+fn stopped(budget: &Budget) -> Unknown {
+    if budget.timed_out() {
+        Unknown::TimeLimit("portfolio: not attempted within the time limit".into())
+    } else {
+        Unknown::Interrupted("portfolio: stopped".into())
+    }
+}
+
+/// `decided_by_<member>`: how many disjuncts each member closed first.
+fn record_wins(stats: &mut BackendStats, members: &[&str], wins: &[usize]) {
+    for (m, w) in members.iter().zip(wins) {
+        stats.extra.insert(format!("decided_by_{m}"), *w as f64);
+    }
+}
+
+/// Sizes of the largest member model; times, nodes and candidates summed; a member's figures
+/// under its name (`milp.rounds`, `cpsat.conflicts`, …).
+fn merge(into: &mut BackendStats, member: &str, s: BackendStats) {
+    if s.variables >= into.variables {
+        into.variables = s.variables;
+        into.binaries = s.binaries;
+        into.constraints = s.constraints;
+    }
+    into.encode_seconds += s.encode_seconds;
+    into.solve_seconds += s.solve_seconds;
+    into.spurious_candidates += s.spurious_candidates;
+    into.nodes = match (into.nodes, s.nodes) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    for (k, v) in s.extra {
+        *into.extra.entry(format!("{member}.{k}")).or_insert(0.0) += v;
+    }
+}
