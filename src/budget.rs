@@ -160,6 +160,30 @@ impl Budget {
         self.inner.deadline
     }
 
+    /// A budget that ends at `limit` from now, at this budget's deadline, or when this budget
+    /// stops, whichever comes first — for a part of a solve (a leaf, a portfolio member) that
+    /// can also be stopped on its own. The guard keeps the link; drop it with the child.
+    pub fn child(&self, limit: Option<Duration>) -> (Budget, StopGuard) {
+        let limit = match (limit, self.remaining()) {
+            (Some(l), Some(r)) => Some(l.min(r)),
+            (l, r) => l.or(r),
+        };
+        let child = Budget::new(limit);
+        let c = child.clone();
+        let guard = self.on_stop(move || c.stop());
+        (child, guard)
+    }
+
+    /// Why a stage that this budget ended left its query open: the time limit if it ran out,
+    /// else an interruption.
+    pub fn stop_reason(&self, detail: impl Into<String>) -> crate::verdict::Unknown {
+        if self.timed_out() {
+            crate::verdict::Unknown::TimeLimit(detail.into())
+        } else {
+            crate::verdict::Unknown::Interrupted(detail.into())
+        }
+    }
+
     /// Call `f` (from the watchdog's or the stopping thread) when the budget stops; at once if it
     /// already has. The registration ends when the returned guard is dropped, so `f` may refer
     /// to a solver that lives as long as the guard.

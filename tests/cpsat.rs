@@ -7,15 +7,18 @@
 #![cfg(feature = "cpsat")]
 
 mod common;
+#[path = "common/exact.rs"]
+mod exact;
+
+use exact::{market_split, scalar_net};
 
 use quiver::backend::cpsat::{ffi, model, proto, CpSat};
-use quiver::backend::milp::model::{MilpModel, Sense, VarKind};
 use quiver::backend::portfolio::Portfolio;
 use quiver::backend::{Backend, BackendOptions, Query};
 use quiver::bounds::{self, Method};
 use quiver::budget::Budget;
-use quiver::net::{Dense, Input, Layer, Network, QType, Quant, Requant, Rescale, Rounding};
-use quiver::spec::{Atom, InputBox, Spec};
+use quiver::net::{Network, QType, Rescale, Rounding};
+use quiver::spec::Spec;
 use quiver::testgen;
 use quiver::verify::Verdict;
 use rand::SeedableRng;
@@ -84,51 +87,10 @@ fn random_networks_match_enumeration() {
     assert!(falsified > cases / 10 && verified > cases / 10, "the generator must produce both outcomes");
 }
 
-/// A 1 → 1 dense network `y = clamp(R(w·x + b) + zp)` with an int8 input.
-fn scalar_net(w: i64, b: i64, rescale: Rescale, zp: i64, relu: bool) -> Network {
-    let input = Input { shape: vec![1], dtype: QType::INT8, scale: 1.0, zero_point: 0, quantize: Default::default() };
-    let layer = Layer::Dense(Dense {
-        in_features: 1,
-        out_features: 1,
-        weights: vec![w],
-        weight_dtype: QType::INT8,
-        weight_zero_point: vec![0],
-        bias: vec![b],
-        requant: Requant { rescale: vec![rescale], relu },
-        output: Quant { dtype: QType::INT8, scale: 1.0, zero_point: zp },
-    });
-    Network::new("scalar", input, vec![layer]).expect("valid scalar network")
-}
-
-/// For sampled inputs, `y ≤ v − 1` and `y ≥ v + 1` are verified and `y = v` falsified, where `v`
-/// is the executor's output: the CP-SAT model admits exactly the runtime value (general
-/// `Float32` rescales included, which the MILP only brackets by a band).
-fn check_exact_scalar(net: &Network) -> usize {
-    let t = net.input_info().quant.dtype;
-    let whole = bounds::compute(net, &InputBox { lo: vec![t.min()], hi: vec![t.max()] }, Method::Interval);
-    let mut solves = 0;
-    for x in (t.min()..=t.max()).step_by(11) {
-        let v = quiver::net::exec::run(net, &[x]).expect("in range")[0];
-        for (atom, unsafe_expected) in [
-            (Atom { terms: vec![(0, 1)], rhs: v - 1 }, false),
-            (Atom { terms: vec![(0, -1)], rhs: -v - 1 }, false),
-            (Atom { terms: vec![(0, 1)], rhs: v }, true),
-        ] {
-            let spec = Spec {
-                input: InputBox { lo: vec![x], hi: vec![x] },
-                unsafe_dnf: vec![vec![atom]],
-                description: "scalar".into(),
-            };
-            let query = Query { net, spec: &spec, bounds: &whole };
-            let (verdict, _) = CpSat.solve(&query, &opts(1));
-            match (&verdict, unsafe_expected) {
-                (Verdict::Verified, false) | (Verdict::Falsified { .. }, true) => {}
-                _ => panic!("x = {x}, runtime y = {v}, spec {:?}: {verdict:?} for {net:?}", spec.unsafe_dnf),
-            }
-            solves += 1;
-        }
-    }
-    solves
+/// Every 11th input value of `net`'s int8 range pinned down by CP-SAT (general `Float32`
+/// rescales included, which the MILP only brackets by a band).
+fn exact_cpsat(net: &Network) -> usize {
+    exact::check_exact_scalar(&CpSat, net, 11)
 }
 
 #[test]
@@ -136,35 +98,19 @@ fn every_rescale_kind_is_exact_on_scalars() {
     let Some(_) = lib() else { return };
     let mut solves = 0;
     for rounding in Rounding::ALL {
-        solves += check_exact_scalar(&scalar_net(1, 0, Rescale::Dyadic { m: 1, shift: 2, rounding }, 0, false));
-        solves += check_exact_scalar(&scalar_net(5, -3, Rescale::Dyadic { m: 3, shift: 3, rounding }, 3, true));
+        solves += exact_cpsat(&scalar_net(1, 0, Rescale::Dyadic { m: 1, shift: 2, rounding }, 0, QType::INT8, false));
+        solves += exact_cpsat(&scalar_net(5, -3, Rescale::Dyadic { m: 3, shift: 3, rounding }, 3, QType::INT8, true));
         let (m, bias) = (f64::from(0.3f32), f64::from(0.1f32));
-        solves += check_exact_scalar(&scalar_net(3, 1, Rescale::Float32 { m, bias, rounding }, 2, false));
+        solves += exact_cpsat(&scalar_net(3, 1, Rescale::Float32 { m, bias, rounding }, 2, QType::INT8, false));
     }
-    solves += check_exact_scalar(&scalar_net(9, 0, Rescale::Q31 { m0: 1_500_000_000, shift: -3 }, 0, false));
+    solves += exact_cpsat(&scalar_net(9, 0, Rescale::Q31 { m0: 1_500_000_000, shift: -3 }, 0, QType::INT8, false));
     assert!(solves > 300, "{solves} scalar solves");
-}
-
-/// Market split (Cornuéjols–Dawande): tiny and hard, so CP-SAT is still searching when stopped.
-fn market_split(m: usize, n: usize) -> MilpModel {
-    use rand::Rng;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let mut model = MilpModel::default();
-    let x: Vec<usize> = (0..n).map(|_| model.var("x", VarKind::Binary, 0.0, 1.0)).collect();
-    for _ in 0..m {
-        let a: Vec<f64> = (0..n).map(|_| rng.gen_range(0..100) as f64).collect();
-        let rhs = (a.iter().sum::<f64>() / 2.0).floor();
-        let terms: Vec<(usize, f64)> = x.iter().copied().zip(a).collect();
-        model.row("split_le", terms.clone(), Sense::Le, rhs);
-        model.row("split_ge", terms, Sense::Ge, rhs);
-    }
-    model
 }
 
 #[test]
 fn the_budget_stops_a_running_solve() {
     let Some(lib) = lib() else { return };
-    let cp = model::to_cp_model(&market_split(5, 50)).expect("integer model");
+    let cp = model::to_cp_model(&market_split(5, 50, 7)).expect("integer model");
     let params = proto::SatParameters { num_workers: Some(1), ..Default::default() };
     // No CP-SAT time limit: only the budget's stop (its watchdog at 0.5 s) can end the solve.
     let budget = Budget::new(Some(Duration::from_millis(500)));

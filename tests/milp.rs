@@ -4,12 +4,16 @@
 //!
 //! `QUIVER_MILP_CASES=N` runs N random instances instead of the default.
 
+#[path = "common/exact.rs"]
+mod exact;
+
+use exact::{market_split, scalar_net};
 use quiver::backend::milp::{self, encode, export_lp, export_mps, highs, EncodeOptions, Milp};
 use quiver::backend::{Backend, BackendOptions, Query};
 use quiver::bounds::{self, Method};
-use quiver::net::{Dense, Input, Layer, Network, QType, Quant, Requant, Rescale, Rounding};
+use quiver::net::{Network, QType, Rescale, Rounding};
 use quiver::spec::robust::{robustness, Radius, TieRule};
-use quiver::spec::{Atom, InputBox, Spec};
+use quiver::spec::{InputBox, Spec};
 use quiver::testgen;
 use quiver::verify::Verdict;
 use rand::SeedableRng;
@@ -74,48 +78,9 @@ fn random_networks_match_enumeration() {
     assert!(falsified > cases / 10 && verified > cases / 10, "the generator must produce both outcomes");
 }
 
-/// A 1 → 1 dense network `y = clamp(R(w·x + b) + zp)` with an int8 input.
-fn scalar_net(w: i64, b: i64, rescale: Rescale, zp: i64, out: QType, relu: bool) -> Network {
-    let input = Input { shape: vec![1], dtype: QType::INT8, scale: 1.0, zero_point: 0, quantize: Default::default() };
-    let layer = Layer::Dense(Dense {
-        in_features: 1,
-        out_features: 1,
-        weights: vec![w],
-        weight_dtype: QType::INT8,
-        weight_zero_point: vec![0],
-        bias: vec![b],
-        requant: Requant { rescale: vec![rescale], relu },
-        output: Quant { dtype: out, scale: 1.0, zero_point: zp },
-    });
-    Network::new("scalar", input, vec![layer]).expect("valid scalar network")
-}
-
-/// For every input value, `y ≤ v − 1` and `y ≥ v + 1` must be verified and `y = v` falsified,
-/// where `v` is the executor's output: the encoding admits exactly the runtime value.
-fn check_exact_scalar(net: &Network) -> usize {
-    let mut solves = 0;
-    let t = net.input_info().quant.dtype;
-    for x in (t.min()..=t.max()).step_by(3) {
-        let v = quiver::net::exec::run(net, &[x]).expect("in range")[0];
-        let input = InputBox { lo: vec![x], hi: vec![x] };
-        for (atom, unsafe_expected) in [
-            (Atom { terms: vec![(0, 1)], rhs: v - 1 }, false),
-            (Atom { terms: vec![(0, -1)], rhs: -v - 1 }, false),
-            (Atom { terms: vec![(0, 1)], rhs: v }, true),
-        ] {
-            let spec = Spec { input: input.clone(), unsafe_dnf: vec![vec![atom]], description: "scalar".into() };
-            // Bounds over the whole type: the neuron stays open, so the rows decide.
-            let b = bounds::compute(net, &InputBox { lo: vec![t.min()], hi: vec![t.max()] }, Method::Interval);
-            let query = Query { net, spec: &spec, bounds: &b };
-            let (verdict, _) = Milp.solve(&query, &opts(1));
-            match (&verdict, unsafe_expected) {
-                (Verdict::Verified, false) | (Verdict::Falsified { .. }, true) => {}
-                _ => panic!("x = {x}, runtime y = {v}, spec {:?}: {verdict:?} for {net:?}", spec.unsafe_dnf),
-            }
-            solves += 1;
-        }
-    }
-    solves
+/// Every third input value of `net`'s int8 range pinned down by the MILP backend.
+fn exact_milp(net: &Network) -> usize {
+    exact::check_exact_scalar(&Milp, net, 3)
 }
 
 #[test]
@@ -124,10 +89,10 @@ fn every_rescale_kind_is_exact_on_scalars() {
     let i8t = QType::INT8;
     for rounding in Rounding::ALL {
         // Many ties: acc/4 and 3·acc/8.
-        solves += check_exact_scalar(&scalar_net(1, 0, Rescale::Dyadic { m: 1, shift: 2, rounding }, 0, i8t, false));
-        solves += check_exact_scalar(&scalar_net(5, -3, Rescale::Dyadic { m: 3, shift: 3, rounding }, 3, i8t, true));
+        solves += exact_milp(&scalar_net(1, 0, Rescale::Dyadic { m: 1, shift: 2, rounding }, 0, i8t, false));
+        solves += exact_milp(&scalar_net(5, -3, Rescale::Dyadic { m: 3, shift: 3, rounding }, 3, i8t, true));
         // Odd divisor via a large shift and multiplier.
-        solves += check_exact_scalar(&scalar_net(
+        solves += exact_milp(&scalar_net(
             7,
             11,
             Rescale::Dyadic { m: 1_234_567, shift: 26, rounding },
@@ -136,16 +101,15 @@ fn every_rescale_kind_is_exact_on_scalars() {
             false,
         ));
         // Float32: exactly representable (m = 0.25, bias 0.5) and general (m = 0.3, bias 0.1).
-        solves +=
-            check_exact_scalar(&scalar_net(1, 0, Rescale::Float32 { m: 0.25, bias: 0.5, rounding }, 0, i8t, false));
+        solves += exact_milp(&scalar_net(1, 0, Rescale::Float32 { m: 0.25, bias: 0.5, rounding }, 0, i8t, false));
         let m = f64::from(0.3f32);
         let bias = f64::from(0.1f32);
-        solves += check_exact_scalar(&scalar_net(3, 1, Rescale::Float32 { m, bias, rounding }, 2, i8t, false));
+        solves += exact_milp(&scalar_net(3, 1, Rescale::Float32 { m, bias, rounding }, 2, i8t, false));
     }
     // Q31: srdhm then a rounding right shift, and a left shift.
-    solves += check_exact_scalar(&scalar_net(9, 0, Rescale::Q31 { m0: 1_500_000_000, shift: -3 }, 0, i8t, false));
-    solves += check_exact_scalar(&scalar_net(1, 0, Rescale::Q31 { m0: 1 << 30, shift: 0 }, 0, i8t, false));
-    solves += check_exact_scalar(&scalar_net(3, 0, Rescale::Q31 { m0: 1_717_986_918, shift: 1 }, 0, i8t, false));
+    solves += exact_milp(&scalar_net(9, 0, Rescale::Q31 { m0: 1_500_000_000, shift: -3 }, 0, i8t, false));
+    solves += exact_milp(&scalar_net(1, 0, Rescale::Q31 { m0: 1 << 30, shift: 0 }, 0, i8t, false));
+    solves += exact_milp(&scalar_net(3, 0, Rescale::Q31 { m0: 1_717_986_918, shift: 1 }, 0, i8t, false));
     assert!(solves > 1000, "{solves} scalar solves");
 }
 
@@ -289,25 +253,6 @@ fn registered_by_name() {
     let b = quiver::backend::by_name("milp").expect("milp backend");
     assert_eq!(b.name(), "milp");
     let _ = milp::MAX_ROUNDS;
-}
-
-/// A market-split instance (Cornuéjols–Dawande): `m` equality rows over `n` binaries with random
-/// coefficients in 0..100 and right-hand sides half the row sums. Tiny, yet hard for
-/// branch-and-bound, so HiGHS is still searching when the interrupt flag is read.
-fn market_split(m: usize, n: usize, seed: u64) -> milp::model::MilpModel {
-    use milp::model::{MilpModel, Sense, VarKind};
-    use rand::Rng;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut model = MilpModel::default();
-    let x: Vec<usize> = (0..n).map(|_| model.var("x", VarKind::Binary, 0.0, 1.0)).collect();
-    for _ in 0..m {
-        let a: Vec<f64> = (0..n).map(|_| rng.gen_range(0..100) as f64).collect();
-        let rhs = (a.iter().sum::<f64>() / 2.0).floor();
-        let terms: Vec<(usize, f64)> = x.iter().copied().zip(a).collect();
-        model.row("split_le", terms.clone(), Sense::Le, rhs);
-        model.row("split_ge", terms, Sense::Ge, rhs);
-    }
-    model
 }
 
 #[test]

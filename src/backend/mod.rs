@@ -74,6 +74,28 @@ pub struct BackendStats {
     pub extra: BTreeMap<String, f64>,
 }
 
+impl BackendStats {
+    /// Fold in the figures of one more solve (a sub-problem, a portfolio member): sizes of the
+    /// larger model, times, nodes and spurious candidates summed. Returns whether `s` was the
+    /// larger model; `extra` is left to the caller, whose figures mean different things.
+    pub fn add_run(&mut self, s: &BackendStats) -> bool {
+        let larger = s.variables >= self.variables;
+        if larger {
+            self.variables = s.variables;
+            self.binaries = s.binaries;
+            self.constraints = s.constraints;
+        }
+        self.encode_seconds += s.encode_seconds;
+        self.solve_seconds += s.solve_seconds;
+        self.spurious_candidates += s.spurious_candidates;
+        self.nodes = match (self.nodes, s.nodes) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        larger
+    }
+}
+
 /// One query as every backend sees it.
 pub struct Query<'a> {
     pub net: &'a Network,

@@ -10,8 +10,6 @@
 //! is never resolved by picking a side.
 
 use super::{Backend, BackendOptions, BackendStats, Query};
-use crate::budget::Budget;
-use crate::spec::Spec;
 use crate::verdict::{Unknown, Verdict, Witness};
 use std::sync::mpsc;
 
@@ -36,14 +34,12 @@ impl Backend for Portfolio {
         let mut wins = vec![0usize; members.len()];
         for k in 0..disjuncts {
             if opts.budget.is_stopped() {
-                unknowns.push(stopped(&opts.budget).prefixed(&format!("disjunct {k}: ")));
+                unknowns.push(opts.budget.stop_reason(format!("disjunct {k}: not attempted")));
                 break;
             }
-            let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
+            let sub = query.spec.only_disjunct(k);
             let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
-            let child = Budget::new(opts.budget.remaining());
-            let c = child.clone();
-            let _guard = opts.budget.on_stop(move || c.stop());
+            let (child, _guard) = opts.budget.child(None);
             let (tx, rx) = mpsc::channel();
             let results: Vec<(usize, Verdict, BackendStats)> = std::thread::scope(|s| {
                 for (i, &m) in members.iter().enumerate() {
@@ -115,14 +111,6 @@ impl Backend for Portfolio {
     }
 }
 
-fn stopped(budget: &Budget) -> Unknown {
-    if budget.timed_out() {
-        Unknown::TimeLimit("portfolio: not attempted within the time limit".into())
-    } else {
-        Unknown::Interrupted("portfolio: stopped".into())
-    }
-}
-
 /// `decided_by_<member>`: how many disjuncts each member closed first.
 fn record_wins(stats: &mut BackendStats, members: &[&str], wins: &[usize]) {
     for (m, w) in members.iter().zip(wins) {
@@ -130,21 +118,11 @@ fn record_wins(stats: &mut BackendStats, members: &[&str], wins: &[usize]) {
     }
 }
 
-/// Sizes of the largest member model; times, nodes and candidates summed; a member's figures
-/// under its name (`milp.rounds`, `cpsat.conflicts`, …).
+/// Sizes of the largest member model; times, nodes and candidates summed
+/// ([`BackendStats::add_run`]); every member's own figures under its name (`milp.rounds`,
+/// `cpsat.conflicts`, …), summed over disjuncts.
 fn merge(into: &mut BackendStats, member: &str, s: BackendStats) {
-    if s.variables >= into.variables {
-        into.variables = s.variables;
-        into.binaries = s.binaries;
-        into.constraints = s.constraints;
-    }
-    into.encode_seconds += s.encode_seconds;
-    into.solve_seconds += s.solve_seconds;
-    into.spurious_candidates += s.spurious_candidates;
-    into.nodes = match (into.nodes, s.nodes) {
-        (Some(a), Some(b)) => Some(a + b),
-        (a, b) => a.or(b),
-    };
+    into.add_run(&s);
     for (k, v) in s.extra {
         *into.extra.entry(format!("{member}.{k}")).or_insert(0.0) += v;
     }

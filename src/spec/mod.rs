@@ -106,6 +106,13 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The same property restricted to disjunct `k` of its unsafe DNF (what the complete
+    /// backends solve one at a time: every disjunct unreachable proves the whole property).
+    /// Panics if `k` is out of range (callers iterate over `unsafe_dnf`).
+    pub fn only_disjunct(&self, k: usize) -> Spec {
+        Spec { unsafe_dnf: vec![self.unsafe_dnf[k].clone()], ..self.clone() }
+    }
+
     /// Do these outputs violate the property (satisfy some disjunct)?
     pub fn is_unsafe(&self, y: &[i64]) -> bool {
         self.unsafe_dnf.iter().any(|conj| conj.iter().all(|a| a.holds(y)))

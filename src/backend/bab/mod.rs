@@ -237,27 +237,9 @@ impl Backend for Bab {
     }
 }
 
-/// A budget that ends at `limit` from now or when `parent` stops, whichever comes first; the
-/// guard keeps the link to `parent` (drop it with the child).
-fn child_budget(parent: &Budget, limit: Option<Duration>) -> (Budget, crate::budget::StopGuard) {
-    let limit = match (limit, parent.remaining()) {
-        (Some(l), Some(r)) => Some(l.min(r)),
-        (l, r) => l.or(r),
-    };
-    let child = Budget::new(limit);
-    let c = child.clone();
-    let guard = parent.on_stop(move || c.stop());
-    (child, guard)
-}
-
 /// Why the tree stopped early, as the budget says.
 fn stopped(budget: &Budget, c: &Counters, open: usize) -> Unknown {
-    let detail = format!("{} domains processed, {open} open", c.domains);
-    if budget.timed_out() {
-        Unknown::TimeLimit(detail)
-    } else {
-        Unknown::Interrupted(detail)
-    }
+    budget.stop_reason(format!("{} domains processed, {open} open", c.domains))
 }
 
 impl Bab {
@@ -276,7 +258,7 @@ impl Bab {
         }
         // The racing MILP gets its own budget, stopped when the tree decides first (and by the
         // parent's deadline); the tree polls the MILP's answer between batches.
-        let (race_budget, _guard) = child_budget(&opts.budget, None);
+        let (race_budget, _guard) = opts.budget.child(None);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
             let mopts = BackendOptions { threads: 1, budget: race_budget.clone() };
@@ -609,7 +591,7 @@ impl Bab {
             description: q.spec.description.clone(),
         };
         let sq = Query { net: q.net, spec: &sub, bounds: b };
-        let (leaf_budget, _guard) = child_budget(budget, share);
+        let (leaf_budget, _guard) = budget.child(share);
         let bo = BackendOptions { threads: 1, budget: leaf_budget };
         match super::milp::Milp.solve(&sq, &bo).0 {
             Verdict::Verified => LeafEnd::Closed,

@@ -19,7 +19,6 @@ pub mod proto;
 
 use super::milp::{encode, EncodeError, EncodeOptions};
 use super::{Backend, BackendOptions, BackendStats, Query};
-use crate::spec::Spec;
 use crate::verdict::{Unknown, Verdict, Witness};
 use proto::{CpSolverStatus, SatParameters};
 use std::time::Instant;
@@ -49,7 +48,7 @@ impl Backend for CpSat {
         let disjuncts = query.spec.unsafe_dnf.len();
         let mut unknowns = Vec::new();
         for k in 0..disjuncts {
-            let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
+            let sub = query.spec.only_disjunct(k);
             let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
             match solve_disjunct(lib, &subquery, query, opts, &mut stats) {
                 Decision::Unreachable => {}
@@ -74,15 +73,6 @@ impl Backend for CpSat {
     }
 }
 
-/// Why the budget ended a solve before it started.
-fn stopped(opts: &BackendOptions, detail: &str) -> Unknown {
-    if opts.budget.timed_out() {
-        Unknown::TimeLimit(detail.to_string())
-    } else {
-        Unknown::Interrupted(detail.to_string())
-    }
-}
-
 /// Encode one disjunct exactly, solve it, replay a solution against the whole query.
 fn solve_disjunct(
     lib: &ffi::CpSatLib,
@@ -92,7 +82,7 @@ fn solve_disjunct(
     stats: &mut BackendStats,
 ) -> Decision {
     if opts.budget.is_stopped() {
-        return Decision::Unknown(stopped(opts, "not started"));
+        return Decision::Unknown(opts.budget.stop_reason("not started"));
     }
     let t = Instant::now();
     let mut eopts = EncodeOptions { relax_inputs: false, relax_integers: false, guide: false, ..Default::default() };
@@ -122,7 +112,7 @@ fn solve_disjunct(
     }
     let remaining = opts.budget.remaining();
     if remaining.is_some_and(|r| r.is_zero()) {
-        return Decision::Unknown(stopped(opts, "not started"));
+        return Decision::Unknown(opts.budget.stop_reason("not started"));
     }
     let params = SatParameters {
         random_seed: Some(0),

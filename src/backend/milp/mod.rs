@@ -31,7 +31,6 @@ pub use encode::{encode, EncodeError, EncodeOptions, Encoding};
 pub use export::{export_lp, export_mps, write_lp, write_mps};
 
 use super::{Backend, BackendOptions, BackendStats, ExportError, Query};
-use crate::spec::Spec;
 use crate::verdict::{Unknown, Verdict, Witness};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -191,7 +190,7 @@ impl Milp {
             if k >= query.spec.unsafe_dnf.len() || shared.stop.load(Ordering::SeqCst) || opts.budget.is_stopped() {
                 return;
             }
-            let sub = Spec { unsafe_dnf: vec![query.spec.unsafe_dnf[k].clone()], ..query.spec.clone() };
+            let sub = query.spec.only_disjunct(k);
             let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
             let mut eopts =
                 EncodeOptions { exact: shared.exact_snapshot(), relax_inputs: true, relax_integers: true, guide: true };
@@ -213,22 +212,10 @@ impl Milp {
     }
 }
 
-/// Fold one sub-MILP's statistics into the backend's: sizes of the largest, times and nodes summed.
+/// Fold one sub-MILP's statistics into the backend's: sizes of the largest, times and nodes
+/// summed, the largest one's extra figures.
 fn merge_stats(into: &mut BackendStats, s: BackendStats) {
-    let larger = s.variables >= into.variables;
-    if larger {
-        into.variables = s.variables;
-        into.binaries = s.binaries;
-        into.constraints = s.constraints;
-    }
-    into.encode_seconds += s.encode_seconds;
-    into.solve_seconds += s.solve_seconds;
-    into.spurious_candidates += s.spurious_candidates;
-    into.nodes = match (into.nodes, s.nodes) {
-        (Some(a), Some(b)) => Some(a + b),
-        (a, b) => a.or(b),
-    };
-    if larger {
+    if into.add_run(&s) {
         into.extra.extend(s.extra);
     }
 }
