@@ -350,3 +350,32 @@ fn bundled_model_sound() {
         }
     }
 }
+
+/// LP tightening (`backend::milp::tighten`) keeps every execution inside the bounds, is never
+/// looser than the symbolic bounds it starts from, and does narrow some.
+#[cfg(feature = "milp")]
+#[test]
+fn lp_tightening_is_sound_and_narrows() {
+    use quiver::backend::milp::tighten::tighten;
+    use quiver::budget::Budget;
+    use std::time::Duration;
+    let mut rng = ChaCha8Rng::seed_from_u64(0xB7);
+    let cfg = GenConfig { max_dense: 3, graphs: 0.2, ..cfg() };
+    let (mut narrowed, mut points) = (0, 0);
+    for case in 0..250 {
+        let net = testgen::network(&mut rng, &cfg);
+        let b = testgen::input_box(&mut rng, &net, 300);
+        let sym = Symbolic::new(&net, &b);
+        let (tight, stats) = tighten(&net, &b, &Budget::unlimited(), Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("case {case}: {e}"));
+        check_not_looser(&net, tight.bounds(), sym.bounds());
+        assert!(stats.unstable_after <= stats.unstable_before, "case {case}: {stats:?}");
+        narrowed += stats.narrowed;
+        for x in testgen::points(&b) {
+            check_point(&net, tight.bounds(), &x, &format!("case {case}: lp-tightened"));
+            points += 1;
+        }
+    }
+    assert!(points > 5_000, "too few points checked: {points}");
+    assert!(narrowed >= 20, "LP tightening narrowed only {narrowed} bounds in 250 cases");
+}

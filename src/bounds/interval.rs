@@ -136,14 +136,15 @@ pub fn unstable_count(net: &Network, b: &NetBounds) -> usize {
             continue;
         }
         let Some(pre) = b.layers[i].pre.as_ref() else { continue };
-        for (k, p) in pre.iter().enumerate() {
-            let act = a.acts.of(k);
-            let (lo, hi) = act.clamp_range();
-            let (rlo, rhi) = (act.unclamped(p.lo), act.unclamped(p.hi));
-            let low_unstable = rlo < lo && rhi > lo;
-            let high_unstable = rlo < hi && rhi > hi;
-            n += usize::from(low_unstable || high_unstable);
-        }
+        n += pre.iter().enumerate().filter(|&(k, p)| straddles_clamp(a.acts.of(k), *p)).count();
     }
     n
+}
+
+/// Does the requantized range of accumulator range `p` straddle the lower or upper clamp of
+/// `act` (an unstable neuron)?
+pub fn straddles_clamp(act: &crate::net::form::Act, p: Interval) -> bool {
+    let (lo, hi) = act.clamp_range();
+    let (rlo, rhi) = (act.unclamped(p.lo), act.unclamped(p.hi));
+    (rlo < lo && rhi > lo) || (rlo < hi && rhi > hi)
 }

@@ -30,9 +30,21 @@ pub trait Analysis {
 
 /// Run `a` over every node; returns the value of every tensor (`[0]` is `input`).
 pub fn walk<A: Analysis>(net: &Network, a: &mut A, input: A::Value) -> Result<Vec<A::Value>, A::Error> {
-    let mut values = Vec::with_capacity(net.tensors().len());
+    walk_prefix(net, a, input, net.forms().len())
+}
+
+/// [`walk`] over the first `nodes` nodes only (a prefix of the topological order is a
+/// sub-network): the values of the input and of those nodes' outputs. LP bound tightening
+/// encodes the part of a network below the node it bounds this way.
+pub fn walk_prefix<A: Analysis>(
+    net: &Network,
+    a: &mut A,
+    input: A::Value,
+    nodes: usize,
+) -> Result<Vec<A::Value>, A::Error> {
+    let mut values = Vec::with_capacity(nodes + 1);
     values.push(input);
-    for (i, form) in net.forms().iter().enumerate() {
+    for (i, form) in net.forms().iter().enumerate().take(nodes) {
         let joined;
         let x = match net.node_inputs(i) {
             [t] => &values[*t],

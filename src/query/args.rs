@@ -3,7 +3,7 @@
 //! flags (the [`VerifyOptions`]) from the flags that belong to an instance
 //! ([`instance_flags`]). [`Job::to_args`] is the inverse: the flags that give back a job.
 
-use super::{Input, Job, Model, OrtCpu, Property, QueryError, Switch, VerifyOptions};
+use super::{Input, Job, Model, OrtCpu, Property, QueryError, Switch, Tighten, VerifyOptions};
 use crate::bounds::Method;
 use crate::spec::real::Domain;
 use crate::spec::robust::{Radius, TieRule};
@@ -287,6 +287,9 @@ pub fn options_args(o: &VerifyOptions) -> Vec<String> {
     if let Some(m) = o.memory_mb {
         push(&mut a, "--memory-mb", m);
     }
+    if o.tighten != d.tighten {
+        push(&mut a, "--tighten", if o.tighten == Tighten::Lp { "lp" } else { "off" });
+    }
     if !o.probe {
         a.push("--no-probe".into());
     }
@@ -345,6 +348,7 @@ mod tests {
                     timeout: Some(12.5),
                     threads: 0,
                     memory_mb: Some(100),
+                    tighten: Tighten::Lp,
                 },
             },
             Job {

@@ -32,7 +32,7 @@ pub mod report;
 mod source;
 
 pub use error::QueryError;
-pub use options::{time_limit, Switch, VerifyOptions};
+pub use options::{time_limit, Switch, Tighten, VerifyOptions};
 pub use source::{read_vector, Input, Loaded, Model, OrtCpu, Property, BUNDLED};
 
 use crate::budget::Budget;

@@ -63,6 +63,19 @@ pub struct VerifyOptions {
     /// answers unknown with the reason). Not applied to HiGHS.
     #[arg(long, value_name = "MIB")]
     pub memory_mb: Option<u32>,
+    /// Before the complete backend, tighten the bounds of unstable hidden accumulators by LP
+    /// (lp: one LP per side and neuron over the relaxed exact encoding below it, bounds re-derived
+    /// from the LP duals in checked arithmetic; at most a third of the time left) or not (off).
+    #[arg(long, value_enum, default_value = "off")]
+    pub tighten: Tighten,
+}
+
+/// Bound tightening before the complete backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tighten {
+    Off,
+    Lp,
 }
 
 impl Default for VerifyOptions {
@@ -78,6 +91,7 @@ impl Default for VerifyOptions {
             timeout: None,
             threads: 1,
             memory_mb: None,
+            tighten: Tighten::Off,
         }
     }
 }
@@ -140,6 +154,7 @@ impl VerifyOptions {
             crosscheck: self.crosscheck,
             time_limit: self.timeout.map(Duration::from_secs_f64),
             threads,
+            tighten: self.tighten == Tighten::Lp,
         })
     }
 

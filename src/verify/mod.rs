@@ -91,6 +91,9 @@ pub struct Options {
     pub time_limit: Option<Duration>,
     /// Threads of the complete backends (the search has its own in [`SearchOptions`]).
     pub threads: usize,
+    /// Before a complete backend, tighten the unstable hidden accumulators' bounds by LP
+    /// ([`crate::backend::milp::tighten`]), spending at most a third of the time left.
+    pub tighten: bool,
 }
 
 impl Default for Options {
@@ -103,6 +106,7 @@ impl Default for Options {
             crosscheck: false,
             time_limit: None,
             threads: 1,
+            tighten: false,
         }
     }
 }
@@ -246,6 +250,19 @@ pub fn verify_observed(
         }
     }
 
+    if let (true, true, Some(a)) = (opts.tighten, answers.is_empty() && !opts.backends.is_empty(), analysis.as_mut()) {
+        if let SpecStatus::Open(open) = &a.status {
+            if !budget.is_stopped() {
+                let open = open.clone();
+                let decided = timer.run("tighten (lp)", || tighten_stage(net, spec, a, &open, budget));
+                if decided {
+                    answers.push(("bounds (lp)".into(), Verdict::Verified));
+                }
+                stats.unstable_neurons = Some(a.bounds.unstable_count(net));
+            }
+        }
+    }
+
     if let Some(a) = &analysis {
         let names: Vec<String> = if opts.crosscheck {
             if opts.backends.iter().any(|b| b == "all") {
@@ -346,6 +363,42 @@ pub fn verify_observed(
     }
 }
 
+/// The LP tightening stage: replaces `a`'s bounds by tightened ones and keeps open only the
+/// disjuncts that both the old and the new bounds leave open. `true` when none is left (the
+/// property holds). A refused encoding leaves `a` as it was.
+fn tighten_stage(
+    net: &Network,
+    spec: &Spec,
+    a: &mut bounds::Analysis,
+    open: &[usize],
+    budget: &Budget,
+) -> (bool, String) {
+    let max_time = budget.remaining().map_or(Duration::from_secs(30), |r| r / 3);
+    let (sym, ts) = match crate::backend::milp::tighten::tighten(net, &spec.input, budget, max_time) {
+        Ok(r) => r,
+        Err(e) => return (false, format!("not applied: {e}")),
+    };
+    let still: Vec<usize> = match sym.spec_status(spec) {
+        SpecStatus::Open(ks) => open.iter().copied().filter(|k| ks.contains(k)).collect(),
+        SpecStatus::Unreachable => Vec::new(),
+        // Every input violates some disjunct: leave that to the backend's witness.
+        SpecStatus::AlwaysUnsafe(_) => open.to_vec(),
+    };
+    a.bounds = sym.into_bounds();
+    let outcome = format!(
+        "{} LPs, unstable {} -> {}{}; {} of {} disjuncts open",
+        ts.lps,
+        ts.unstable_before,
+        ts.unstable_after,
+        if ts.truncated { " (time cap reached)" } else { "" },
+        still.len(),
+        spec.unsafe_dnf.len()
+    );
+    let done = still.is_empty();
+    a.status = if done { SpecStatus::Unreachable } else { SpecStatus::Open(still) };
+    (done, outcome)
+}
+
 /// Combine the decided answers of the stages and backends (by procedure name) into the run's
 /// verdict. A `verified` next to a replayed `falsified` is never resolved: the verdict is
 /// `unknown` ([`Unknown::Disagreement`]) and the second value carries the soundness alarm (the
@@ -405,6 +458,32 @@ mod tests {
         assert!(matches!(v, Verdict::Falsified { .. }) && alarm.is_none());
         let (v, _) = combine(Vec::new(), vec![Unknown::Incomplete("a".into()), timeout()]);
         assert_eq!(v, Verdict::unknown(Unknown::TimeLimit("a; time limit: smt-bv: z3".into())));
+    }
+
+    /// With LP tightening before the MILP, verdicts still match enumeration, and the stage does
+    /// run (and decides some queries by itself) on random multi-layer networks.
+    #[test]
+    fn lp_tightening_stage_keeps_verdicts_exact() {
+        use crate::testgen::{self, GenConfig};
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x7167);
+        let cfg = GenConfig { max_dense: 3, ..GenConfig::default() };
+        let opts = Options { search: None, probe: false, tighten: true, ..Options::default() };
+        let mut tightened = 0;
+        for case in 0..300 {
+            let net = testgen::network(&mut rng, &cfg);
+            let b = testgen::input_box(&mut rng, &net, 300);
+            let spec = testgen::spec(&mut rng, &net, b);
+            let report = verify(&net, &spec, &opts);
+            let truth = testgen::enumerate_violation(&net, &spec);
+            match &report.verdict {
+                Verdict::Verified => assert!(truth.is_none(), "case {case}: verified, but {truth:?} violates"),
+                Verdict::Falsified { .. } => assert!(truth.is_some(), "case {case}: falsified a safe query"),
+                Verdict::Unknown { reason } => panic!("case {case}: unknown ({reason})"),
+            }
+            tightened += usize::from(report.stages.iter().any(|s| s.name == "tighten (lp)"));
+        }
+        assert!(tightened >= 10, "the tightening stage ran on only {tightened} of 300 queries");
     }
 
     /// The disjuncts handed to the backend, reordered by the search, are exactly the ones bounds

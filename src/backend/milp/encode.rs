@@ -591,18 +591,7 @@ pub fn encode(query: &Query<'_>, opts: &EncodeOptions) -> Res<Encoding> {
         return Err(EncodeError::Bounds("bounds do not match the network's layers".into()));
     }
     let mut e = Enc { m: MilpModel::default(), bounds, opts, bands: Vec::new(), counts: BTreeMap::new() };
-    let mut inputs = Vec::with_capacity(net.input_len());
-    let mut vals: Vec<Val> = Vec::with_capacity(net.input_len());
-    for (i, iv) in bounds.input.iter().enumerate() {
-        let (l, h) = match iv.meet(&Interval { lo: query.spec.input.lo[i], hi: query.spec.input.hi[i] }) {
-            Some(x) => (x.lo, x.hi),
-            None => return Err(EncodeError::Bounds(format!("input {i}: bounds and box do not meet"))),
-        };
-        let kind = if opts.relax_inputs { VarKind::Continuous } else { VarKind::Integer };
-        let v = e.m.var("x", kind, l as f64, h as f64);
-        inputs.push(v);
-        vals.push(Val { lin: Lin::var(v), lo: l, hi: h });
-    }
+    let (inputs, vals) = e.inputs(&query.spec.input)?;
     let mut values = walk(net, &mut e, vals)?;
     let out = values.pop().expect("the output tensor");
     e.dnf(query, &out)?;
@@ -610,7 +599,64 @@ pub fn encode(query: &Query<'_>, opts: &EncodeOptions) -> Res<Encoding> {
     Ok(Encoding { model: e.m, inputs, bands: e.bands, counts })
 }
 
+/// The encoding of the nodes before affine node `node` over the box `input` (no spec), with the
+/// pre-activation of each of `node`'s rows as an expression over its variables: what LP bound
+/// tightening minimises and maximises ([`super::tighten`]). Every execution from the box is a
+/// feasible point (the model of [`encode`] without its last nodes and without the spec).
+pub fn encode_below(
+    net: &crate::net::Network,
+    bounds: &NetBounds,
+    input: &crate::spec::InputBox,
+    node: usize,
+    opts: &EncodeOptions,
+) -> Res<(MilpModel, Vec<Lin>)> {
+    if bounds.layers.len() != net.layers().len() || bounds.input.len() != net.input_len() {
+        return Err(EncodeError::Bounds("bounds do not match the network's layers".into()));
+    }
+    let crate::net::form::Form::Affine(a) = net.form(node) else {
+        return Err(EncodeError::Unsupported(format!("node {node} is not affine")));
+    };
+    let mut e = Enc { m: MilpModel::default(), bounds, opts, bands: Vec::new(), counts: BTreeMap::new() };
+    let (_, vals) = e.inputs(input)?;
+    let values = crate::net::walk::walk_prefix(net, &mut e, vals, node)?;
+    let x: Vec<Val> = net.node_inputs(node).iter().flat_map(|&t| values[t].iter().cloned()).collect();
+    let pre = (0..a.n_out()).map(|k| pre_lin(a, k, &x)).collect();
+    Ok((e.m, pre))
+}
+
+/// Row `k` of an affine form over its input values: `bias_k + Σ c·(x − zero_point)`.
+fn pre_lin(a: &Affine, k: usize, x: &[Val]) -> Lin {
+    let z = i128::from(a.zero_point);
+    let mut p = Lin::constant(i128::from(a.bias[k]));
+    for (i, c) in a.rows.row(k) {
+        let c = i128::from(c);
+        p.add_scaled(&x[i].lin, c);
+        p.c -= c * z;
+    }
+    p
+}
+
 impl Enc<'_> {
+    /// One variable per input component, its range the box met with the input bounds.
+    fn inputs(&mut self, input: &crate::spec::InputBox) -> Res<(Vec<usize>, Vec<Val>)> {
+        let n = self.bounds.input.len();
+        if input.lo.len() != n || input.hi.len() != n {
+            return Err(EncodeError::Bounds(format!("the input box has {} values, the network {n}", input.lo.len())));
+        }
+        let (mut inputs, mut vals) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (i, iv) in self.bounds.input.iter().enumerate() {
+            let (l, h) = match iv.meet(&Interval { lo: input.lo[i], hi: input.hi[i] }) {
+                Some(x) => (x.lo, x.hi),
+                None => return Err(EncodeError::Bounds(format!("input {i}: bounds and box do not meet"))),
+            };
+            let kind = if self.opts.relax_inputs { VarKind::Continuous } else { VarKind::Integer };
+            let v = self.m.var("x", kind, l as f64, h as f64);
+            inputs.push(v);
+            vals.push(Val { lin: Lin::var(v), lo: l, hi: h });
+        }
+        Ok((inputs, vals))
+    }
+
     /// Bounds of node `node`'s output value `k`.
     fn out_bound(&self, node: usize, k: usize) -> Res<Interval> {
         self.bounds.layers[node]
@@ -684,15 +730,9 @@ impl Analysis for Enc<'_> {
             .pre
             .clone()
             .ok_or_else(|| EncodeError::Bounds(format!("layer {node}: no accumulator bounds")))?;
-        let z = i128::from(a.zero_point);
         let mut ys = Vec::with_capacity(a.n_out());
         for k in 0..a.n_out() {
-            let mut p = Lin::constant(i128::from(a.bias[k]));
-            for (i, c) in a.rows.row(k) {
-                let c = i128::from(c);
-                p.add_scaled(&x[i].lin, c);
-                p.c -= c * z;
-            }
+            let p = pre_lin(a, k, x);
             let iv = pre.get(k).copied().ok_or_else(|| EncodeError::Bounds(format!("layer {node}: acc {k}")))?;
             ys.push(self.act(node, k, &p, iv, a.acts.of(k))?);
         }

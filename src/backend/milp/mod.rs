@@ -26,6 +26,7 @@ pub mod encode;
 pub mod export;
 pub mod highs;
 pub mod model;
+pub mod tighten;
 
 pub use encode::{encode, EncodeError, EncodeOptions, Encoding};
 pub use export::{export_lp, export_mps, write_lp, write_mps};
