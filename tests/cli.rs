@@ -107,6 +107,8 @@ fn verify_robust_point_and_exit_codes() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(v["verdict"], "verified");
     assert!(v["stages"].as_array().unwrap().iter().any(|s| s["name"].as_str().unwrap().starts_with("bounds")));
+    // Not on a terminal: the live progress line draws nothing.
+    assert!(o.stderr.is_empty(), "stderr off a terminal: {}", stderr(&o));
 
     // Against a wrong label, the center itself is a counterexample: falsified with a witness.
     let y = quiver::net::exec::run(&net, &vectors().inputs[k]).unwrap();

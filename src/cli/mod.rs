@@ -104,6 +104,10 @@ struct VerifyArgs {
     /// or error (written even when the model or property cannot be loaded).
     #[arg(long, value_name = "FILE")]
     vnncomp_result: Option<PathBuf>,
+    /// Never show the live progress line (the current stage and the time against the limit; it
+    /// is drawn on stderr only when stderr is a terminal).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 #[derive(Args, Debug)]
@@ -188,13 +192,37 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
 
 fn verify_cmd(a: VerifyArgs) -> Result<u8> {
     let job = a.job.job()?;
-    let (loaded, report) = job.run()?;
+    let bar = stage_progress(job.options.timeout, !a.no_progress);
+    let observed = job.run_observed(&|e| {
+        if let verify::Event::StageStarted { name } = e {
+            bar.set_message(name.to_string());
+        }
+    });
+    bar.finish_and_clear();
+    let (loaded, report) = observed?;
     print::report(&loaded.net, &loaded.spec, &job.model.path, &report, a.json);
     if let Some(p) = &a.vnncomp_result {
         let text = quiver::harness::vnncomp::result_of(Some((&report, &loaded)));
         quiver::harness::store::write_atomic(p, text.as_bytes())?;
     }
     Ok(exit_code(&report))
+}
+
+/// A spinner on stderr naming the pipeline's current stage, with the time spent against the
+/// limit. indicatif draws nothing when stderr is not a terminal, so scripts and `--json` pipes
+/// see no escape codes.
+fn stage_progress(limit: Option<f64>, show: bool) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
+    let limit = limit.map_or(String::new(), |t| format!(" of {t} s"));
+    let template = format!("{{spinner}} {{msg}} [{{elapsed}}{limit}]");
+    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_message("loading");
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 fn encode_cmd(a: EncodeArgs) -> Result<u8> {
