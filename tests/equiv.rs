@@ -1,7 +1,9 @@
 //! `quiver::props::equiv` (δ-equivalence of two networks): the product network against running
 //! the networks separately, every backend against enumeration on tiny random pairs, identical
-//! networks, and the refusals.
+//! networks, the refusals, and the `quiver equiv` command end to end.
 
+mod common;
+use common::{code, quiver, ERROR, FALSIFIED, VERIFIED};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::Signed;
@@ -360,4 +362,145 @@ fn refusals_name_the_problem() {
         relation: Relation::Delta(0),
     };
     assert!(matches!(equiv(&bad, &Options::default(), &Budget::unlimited()), Err(EquivError::Spec(_))));
+}
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    })
+}
+
+/// The bundled model against its own JSON file: every node shared, δ = 0 verified (exit 0).
+#[test]
+fn cli_identical_models_are_equivalent() {
+    let o = quiver(&[
+        "equiv",
+        "@bundled",
+        "benchmarks/models/mnist_mlp.json",
+        "--dataset",
+        "@bundled",
+        "--index",
+        "3",
+        "--eps",
+        "2",
+        "--delta",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(code(&o), VERIFIED, "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json(&o);
+    assert_eq!(v["verdict"], "verified");
+    assert_eq!(v["shared_nodes"], 3);
+    assert_eq!(v["model_b"], "benchmarks/models/mnist_mlp.json");
+}
+
+/// A falsified pair from files: exit 10, and the JSON pair's outputs are what A and B compute.
+#[test]
+fn cli_counterexample_is_replayed_on_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for (k, (a, b)) in pairs(3, 60).into_iter().enumerate() {
+        let rel = Relation::SameClass(TieRule::FirstIndex);
+        let t = a.input_info().quant.dtype;
+        let x: Vec<i64> = (0..a.input_len()).map(|_| rng.gen_range(t.min()..=t.max())).collect();
+        let input = InputBox {
+            lo: x.iter().map(|&c| (c - 1).max(t.min())).collect(),
+            hi: x.iter().map(|&c| (c + 1).min(t.max())).collect(),
+        };
+        if input.volume() > 2000 || truth(&a, &b, &rel, &input).is_none() {
+            continue;
+        }
+        let (pa, pb, px) = (dir.path().join("a.json"), dir.path().join("b.json"), dir.path().join("x.txt"));
+        std::fs::write(&pa, quiver::net::format::to_json(&a)).unwrap();
+        std::fs::write(&pb, quiver::net::format::to_json(&b)).unwrap();
+        std::fs::write(&px, x.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")).unwrap();
+        let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+        let (sa, sb, sx) = (s(&pa), s(&pb), s(&px));
+        let o = quiver(&[
+            "equiv",
+            &sa,
+            &sb,
+            "--input",
+            &sx,
+            "--eps",
+            "1",
+            "--same-class",
+            "--tie",
+            "first-index",
+            "--json",
+        ]);
+        assert_eq!(code(&o), FALSIFIED, "pair {k}: {}", String::from_utf8_lossy(&o.stderr));
+        let v = json(&o);
+        let get = |key: &str| -> Vec<i64> {
+            v["pair"][key].as_array().expect(key).iter().map(|e| e.as_i64().expect("integer")).collect()
+        };
+        let w = get("input");
+        assert!(input.contains(&w), "pair {k}");
+        assert_eq!(get("output_a"), exec::run(&a, &w).unwrap());
+        assert_eq!(get("output_b"), exec::run(&b, &w).unwrap());
+        assert_ne!(exec::argmax(&get("output_a")), exec::argmax(&get("output_b")));
+        return;
+    }
+    panic!("no falsifiable pair among 60");
+}
+
+/// Refusals exit 2 with a message naming the problem.
+#[test]
+fn cli_refusals() {
+    let b = ["--dataset", "@bundled", "--index", "0"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        // Another input shape ([1, 28, 28] against [784]).
+        (vec!["equiv", "@bundled", "benchmarks/models/mnist_cnn.json", "--eps", "1", "--same-class"], "inputs differ"),
+        (vec!["equiv", "@bundled", "@bundled", "--eps", "1"], "--same-class"),
+        (vec!["equiv", "@bundled", "@bundled", "--delta", "0"], "--eps"),
+        (vec!["equiv", "@bundled", "@bundled", "--eps", "1", "--delta-real", "-1"], "delta"),
+        (vec!["equiv", "@bundled", "@bundled", "--eps", "1", "--delta-real", "1/2"], "1/2"),
+        (vec!["equiv", "@bundled", "@bundled", "--eps", "1", "--delta", "0", "--same-class"], "--same-class"),
+    ];
+    for (mut args, needle) in cases {
+        args.extend(b);
+        let o = quiver(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), ERROR, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// QVIP's 784-100-10 network at 8 and at 6 bits (outputs scaled 2^-6 and 2^-4): --delta is
+/// refused and points at --delta-real, which decides. Needs `../shared/external` (or
+/// `$QUIVER_EXTERNAL`), unless `QUIVER_ALLOW_MISSING_SHARED=1`.
+#[test]
+fn cli_qvip_8_against_6_bits() {
+    let root = match quiver::import::suite::external_root() {
+        Ok(r) => r,
+        Err(e) if std::env::var("QUIVER_ALLOW_MISSING_SHARED").as_deref() == Ok("1") => {
+            eprintln!("SKIPPED (QUIVER_ALLOW_MISSING_SHARED=1): {e}");
+            return;
+        }
+        Err(e) => panic!("{e}: the QVIP networks are needed (set QUIVER_ALLOW_MISSING_SHARED=1 to skip)"),
+    };
+    let m = root.join("QVIP/QNN_benchmark/mnist");
+    let m8 = m.join("qu_mnist_1blk_100_in_8_qu_8.h5");
+    let m6 = m.join("qu_mnist_1blk_100_in_8_qu_6.h5");
+    let images = root.join("mnist-test-set/t10k-images-idx3-ubyte.gz");
+    let (m8, m6, images) = (m8.to_str().unwrap(), m6.to_str().unwrap(), images.to_str().unwrap());
+    let box_ = ["--dataset", images, "--index", "0", "--eps", "1"];
+    let mut args = vec!["equiv", m8, m6, "--delta", "1"];
+    args.extend(box_);
+    let o = quiver(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), ERROR, "{err}");
+    assert!(err.contains("--delta-real") && err.contains("scale 0.015625"), "{err}");
+    let mut args = vec!["equiv", m8, m6, "--delta-real", "0.5", "--json"];
+    args.extend(box_);
+    let o = quiver(&args);
+    assert_eq!(code(&o), VERIFIED, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&o)["verdict"], "verified");
+    // δ = 0 on reals: the two quantizations do differ somewhere in the box.
+    let mut args = vec!["equiv", m8, m6, "--delta-real", "0", "--json"];
+    args.extend(box_);
+    let o = quiver(&args);
+    assert_eq!(code(&o), FALSIFIED, "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json(&o);
+    assert!(v["pair"]["violation"].as_str().unwrap().contains("|difference|"), "{v}");
 }
