@@ -194,6 +194,29 @@ fn product_output_is_both_networks_outputs() {
         }
     }
     assert!(converted > 20, "too few pairs with different output quantizations: {converted}");
+    // Networks whose outputs are images ([C, H, W]: the layers before a Flatten) are flattened.
+    let mut images = 0;
+    for (k, (a, b)) in pairs(4, 200).into_iter().enumerate() {
+        let cut = |n: &Network| -> Option<Network> {
+            let f = n.layers().iter().position(|l| matches!(l, Layer::Flatten))?;
+            (f > 0 && n.is_sequential())
+                .then(|| Network::new("cut", n.input().clone(), n.layers()[..f].to_vec()).ok())?
+        };
+        let (Some(a), Some(b)) = (cut(&a), cut(&b)) else { continue };
+        if a.output_info().shape != b.output_info().shape {
+            continue;
+        }
+        images += 1;
+        let p = product(&a, &b).expect("product");
+        let t = a.input_info().quant.dtype;
+        for _ in 0..10 {
+            let x: Vec<i64> = (0..a.input_len()).map(|_| rng.gen_range(t.min()..=t.max())).collect();
+            let mut both = exec::run(&a, &x).unwrap();
+            both.extend(exec::run(&b, &x).unwrap());
+            assert_eq!(exec::run(&p.net, &x).unwrap(), both, "image pair {k}");
+        }
+    }
+    assert!(images >= 5, "too few pairs with image outputs: {images}");
 }
 
 /// Every backend alone (no bounds, probe or search) and the default pipeline agree with
@@ -442,6 +465,47 @@ fn cli_counterexample_is_replayed_on_both() {
         return;
     }
     panic!("no falsifiable pair among 60");
+}
+
+/// A VNN-LIB input box: on the integers it is accepted for networks that round real inputs
+/// differently (they see the same integers), on the reals it is refused.
+#[test]
+fn cli_vnnlib_box() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let a = testgen::network(&mut rng, &GenConfig { images: false, graphs: 0.0, ..cfg() });
+    let mut recip = a.input().clone();
+    recip.quantize = InputQuantize::MultiplyReciprocal;
+    let b = Network::new("b", recip, a.layers().to_vec()).expect("valid");
+    let t = a.input_info().quant.dtype;
+    let mut v = String::new();
+    for i in 0..a.input_len() {
+        v += &format!("(declare-const X_{i} Real)\n");
+    }
+    for j in 0..a.output_len() {
+        v += &format!("(declare-const Y_{j} Real)\n");
+    }
+    for i in 0..a.input_len() {
+        v += &format!("(assert (>= X_{i} {}))\n(assert (<= X_{i} {}))\n", t.min(), t.max());
+    }
+    v += "(assert (>= Y_0 Y_0))\n";
+    let (pa, pb, pv) = (dir.path().join("a.json"), dir.path().join("b.json"), dir.path().join("box.vnnlib"));
+    std::fs::write(&pa, quiver::net::format::to_json(&a)).unwrap();
+    std::fs::write(&pb, quiver::net::format::to_json(&b)).unwrap();
+    std::fs::write(&pv, v).unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (sa, sb, sv) = (s(&pa), s(&pb), s(&pv));
+    let o = quiver(&["equiv", &sa, &sb, "--vnnlib", &sv, "--domain", "integer", "--delta", "0", "--json"]);
+    assert_eq!(code(&o), VERIFIED, "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json(&o);
+    assert_eq!(j["stats"]["box_points_log2"].as_f64().unwrap().round() as i64, {
+        let per = (t.max() - t.min() + 1) as f64;
+        (per.log2() * a.input_len() as f64).round() as i64
+    });
+    let o = quiver(&["equiv", &sa, &sb, "--vnnlib", &sv, "--delta", "0"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), ERROR, "{err}");
+    assert!(err.contains("--domain integer"), "{err}");
 }
 
 /// Refusals exit 2 with a message naming the problem.
