@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _quiver
 from ._quiver import (
+    EquivReport,
     InputError,
     ModelError,
     Network,
@@ -49,9 +50,12 @@ __all__ = [
     "robustness",
     "vnnlib",
     "verify",
+    "equiv",
+    "radius",
     "Network",
     "Spec",
     "Report",
+    "EquivReport",
     "QuiverError",
     "ModelError",
     "SpecError",
@@ -198,3 +202,107 @@ def _report_stats(self: Report) -> Dict[str, Any]:
 Report.to_dict = _report_to_dict  # type: ignore[attr-defined]
 Report.stages = property(_report_stages)  # type: ignore[attr-defined]
 Report.stats = property(_report_stats)  # type: ignore[attr-defined]
+
+
+def equiv(
+    a: Network,
+    b: Network,
+    x: Any = None,
+    eps: Optional[int] = None,
+    *,
+    eps_real: Optional[float] = None,
+    lower: Any = None,
+    upper: Any = None,
+    delta: Optional[int] = None,
+    delta_real: Union[None, float, int, str] = None,
+    same_class: bool = False,
+    tie: str = "any",
+    backend: Union[str, Sequence[str]] = "milp",
+    bounds: str = "symbolic",
+    search: bool = True,
+    search_budget: float = 10.0,
+    timeout: Optional[float] = None,
+    threads: int = 1,
+    crosscheck: bool = False,
+    probe: bool = True,
+    seed: int = 0,
+) -> EquivReport:
+    """δ-equivalence of two networks on an input box; the same procedure as ``quiver equiv``.
+
+    ``a`` and ``b`` must take the same input (shape, integer type, scale, zero point) and have
+    as many outputs. The box is ``x ± eps`` integer steps (or ``± eps_real`` real units) around
+    the integer input ``x``, or the integer bounds ``lower``/``upper``. The relation is exactly
+    one of:
+
+    * ``delta=D``: ``|yA_i − yB_i| ≤ D`` on the integer outputs (needs equal output scales and
+      zero points);
+    * ``delta_real=X``: the same on the dequantized outputs, decided in exact rational
+      arithmetic; ``X`` is taken as the decimal it prints as (a float's ``repr``, or a string);
+    * ``same_class=True``: both predict the same class (``tie="first-index"``: equal first-index
+      argmax; ``tie="any"``: some class is the strict maximum of both).
+
+    Returns an :class:`EquivReport`: ``verdict`` is ``"verified"`` (equivalent on the whole
+    box), ``"falsified"`` (``witness`` holds an input replayed on both networks, both outputs and
+    what disagrees) or ``"unknown"`` (``reason``). The pipeline options are :func:`verify`'s.
+    Raises :class:`SpecError` when the pair or the box does not fit, :class:`OptionError` on
+    invalid options.
+    """
+    if delta_real is not None and not isinstance(delta_real, str):
+        if isinstance(delta_real, bool) or not isinstance(delta_real, (int, float)):
+            raise SpecError(f"delta_real: expected a number or a decimal string, got {type(delta_real).__name__}")
+        delta_real = repr(float(delta_real)) if isinstance(delta_real, float) else str(delta_real)
+    backends = [backend] if isinstance(backend, str) else list(backend)
+    xi = None if x is None else _integers(x, "x")
+    lo = None if lower is None else _integers(lower, "lower")
+    hi = None if upper is None else _integers(upper, "upper")
+    return _quiver._equiv(
+        a, b, xi, eps, eps_real, lo, hi, delta, delta_real, same_class, tie,
+        backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed,
+    )
+
+
+def radius(
+    net: Network,
+    x: Any,
+    *,
+    label: Optional[int] = None,
+    tie: str = "any",
+    max_eps: Optional[int] = None,
+    eps_real_step: Optional[float] = None,
+    strategy: str = "search",
+    eps_timeout: Optional[float] = None,
+    timeout: Optional[float] = None,
+    backend: Union[str, Sequence[str]] = "milp",
+    bounds: str = "symbolic",
+    search: bool = True,
+    search_budget: float = 1.0,
+    threads: int = 1,
+    probe: bool = True,
+    seed: int = 0,
+) -> Dict[str, Any]:
+    """The maximum robustness radius around the integer input ``x``, as ``quiver radius --json``.
+
+    The largest level ε (integer steps, or multiples of ``eps_real_step`` real units) at which
+    L∞ robustness of ``label`` (default: the predicted class) holds, with ε + 1 falsified by a
+    replayed witness. Returns a dict: ``radius`` (an int when decided, ``-1`` if ``x`` itself
+    violates, ``None`` when undecided or unbounded), ``lower``, ``upper``, ``unbounded``,
+    ``witness``, ``runs`` (every level's verdict, method and seconds), ``reason``.
+    ``eps_timeout`` limits each level's pipeline, ``timeout`` the whole search.
+    """
+    xi = _integers(x, "x")
+    if label is None:
+        label = int(np.argmax(run(net, xi)))
+    backends = [backend] if isinstance(backend, str) else list(backend)
+    text = _quiver._radius(
+        net, xi, label, tie, max_eps, eps_real_step, strategy, eps_timeout, timeout,
+        backends, bounds, search, search_budget, threads, probe, seed,
+    )
+    return json.loads(text)
+
+
+def _equiv_to_dict(self: EquivReport) -> Dict[str, Any]:
+    """The report as ``quiver equiv --json`` writes it (plain Python types)."""
+    return json.loads(self._json())
+
+
+EquivReport.to_dict = _equiv_to_dict  # type: ignore[attr-defined]

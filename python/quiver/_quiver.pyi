@@ -69,6 +69,25 @@ class Report:
     def to_dict(self) -> Dict[str, Any]: ...
     def _json(self) -> str: ...
 
+class EquivReport:
+    """The result of quiver.equiv."""
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def reason(self) -> Optional[str]: ...
+    @property
+    def witness(self) -> Optional[Dict[str, Any]]: ...
+    @property
+    def relation(self) -> str: ...
+    @property
+    def shared_nodes(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def disagreement(self) -> Optional[str]: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    def _json(self) -> str: ...
+
 def _load(source: Union[str, bytes, bytearray], q_bits: Optional[int], ort_cpu: str) -> Network: ...
 def _robustness(
     net: Network, x: npt.NDArray[np.int64], label: int, eps: Optional[int], eps_real: Optional[float], tie: str
@@ -87,3 +106,43 @@ def _verify(
     probe: bool,
     seed: int,
 ) -> Report: ...
+def _equiv(
+    a: Network,
+    b: Network,
+    x: Optional[npt.NDArray[np.int64]],
+    eps: Optional[int],
+    eps_real: Optional[float],
+    lower: Optional[npt.NDArray[np.int64]],
+    upper: Optional[npt.NDArray[np.int64]],
+    delta: Optional[int],
+    delta_real: Optional[str],
+    same_class: bool,
+    tie: str,
+    backends: List[str],
+    bounds: str,
+    search: bool,
+    search_budget: float,
+    timeout: Optional[float],
+    threads: int,
+    crosscheck: bool,
+    probe: bool,
+    seed: int,
+) -> EquivReport: ...
+def _radius(
+    net: Network,
+    x: npt.NDArray[np.int64],
+    label: int,
+    tie: str,
+    max_eps: Optional[int],
+    eps_real_step: Optional[float],
+    strategy: str,
+    eps_timeout: Optional[float],
+    timeout: Optional[float],
+    backends: List[str],
+    bounds: str,
+    search: bool,
+    search_budget: float,
+    threads: int,
+    probe: bool,
+    seed: int,
+) -> str: ...

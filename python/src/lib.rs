@@ -14,10 +14,12 @@ use pyo3::types::PyDict;
 use quiver::budget::Budget;
 use quiver::import::onnx::{ImportOptions, U8S8};
 use quiver::net::{exec, Network};
+use quiver::props::equiv::{equiv, parse_delta, EquivQuery, EquivReport, Relation};
+use quiver::props::radius::{radius, RadiusOptions, RadiusQuery, Strategy, Unit};
 use quiver::search::SearchOptions;
 use quiver::spec::real::Domain;
-use quiver::spec::robust::{robustness, Radius, TieRule};
-use quiver::spec::Spec;
+use quiver::spec::robust::{ball, robustness, Radius, TieRule};
+use quiver::spec::{InputBox, Spec};
 use quiver::verdict::Verdict;
 use quiver::verify::{verify_within, Options, Report};
 use std::path::{Path, PathBuf};
@@ -290,10 +292,7 @@ fn _robustness(
         (None, Some(e)) => Radius::Real(e),
         _ => return Err(spec_err("give exactly one of eps (integer steps) and eps_real (real units)")),
     };
-    let tie = match tie {
-        "any" => TieRule::AnyTieUnsafe,
-        t => t.parse::<TieRule>().map_err(spec_err)?,
-    };
+    let tie = tie_rule(tie)?;
     let spec = robustness(&net.net, x.as_slice()?, radius, label, tie).map_err(spec_err)?;
     spec.check(&net.net).map_err(spec_err)?;
     Ok(PySpec { spec })
@@ -310,6 +309,84 @@ fn _vnnlib(path: PathBuf, net: &PyNetwork, integer: bool) -> PyResult<PySpec> {
         .map_err(|e| spec_err(format!("{}: {e}", path.display())))?;
     spec.check(&net.net).map_err(|e| spec_err(format!("{}: {e}", path.display())))?;
     Ok(PySpec { spec })
+}
+
+/// The pipeline's options from `verify`'s keyword arguments, checked.
+#[allow(clippy::too_many_arguments)]
+fn pipeline_options(
+    backends: Vec<String>,
+    bounds: &str,
+    search: bool,
+    search_budget: f64,
+    timeout: Option<f64>,
+    threads: usize,
+    crosscheck: bool,
+    probe: bool,
+    seed: u64,
+) -> PyResult<Options> {
+    let bounds = bounds.parse().map_err(option_err)?;
+    let backends: Vec<String> = backends.into_iter().filter(|b| b != "none").collect();
+    for b in &backends {
+        if b != "all" && quiver::backend::by_name(b).is_none() {
+            return Err(option_err(format!(
+                "unknown backend `{b}` (available: {}, milp-whole, all, none)",
+                quiver::backend::available().join(", ")
+            )));
+        }
+    }
+    let time_limit = match timeout {
+        Some(t) if t <= 0.0 => {
+            return Err(option_err(format!("timeout must be a positive number of seconds, got {t}")))
+        }
+        Some(t) => Some(seconds("timeout", t)?),
+        None => None,
+    };
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let search = match search {
+        true => Some(SearchOptions {
+            budget: seconds("search_budget", search_budget)?,
+            seed,
+            threads,
+            ..SearchOptions::default()
+        }),
+        false => None,
+    };
+    Ok(Options { bounds, probe, search, backends, crosscheck, time_limit, threads })
+}
+
+fn seconds(name: &str, s: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| option_err(format!("{name} must be a non-negative number of seconds, got {s}")))
+}
+
+/// Run `job` on a thread with the GIL released; Ctrl-C stops `budget` (the watchdog interrupts
+/// the solvers), waits for the job and re-raises KeyboardInterrupt.
+fn cancellable<T: Send>(py: Python<'_>, budget: &Budget, job: impl FnOnce() -> T + Send) -> PyResult<T> {
+    std::thread::scope(|s| {
+        let job = s.spawn(job);
+        loop {
+            if job.is_finished() {
+                break;
+            }
+            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
+            if let Err(e) = py.check_signals() {
+                budget.stop();
+                let _ = py.detach(|| job.join());
+                return Err(e);
+            }
+        }
+        job.join().map_err(|_| QuiverError::new_err("internal error: the verification thread panicked"))
+    })
+}
+
+fn tie_rule(tie: &str) -> PyResult<TieRule> {
+    match tie {
+        "any" => Ok(TieRule::AnyTieUnsafe),
+        t => t.parse::<TieRule>().map_err(spec_err),
+    }
 }
 
 /// Run the verification pipeline with the GIL released; Ctrl-C stops it (KeyboardInterrupt).
@@ -331,62 +408,192 @@ fn _verify(
     seed: u64,
 ) -> PyResult<PyReport> {
     spec.spec.check(&net.net).map_err(spec_err)?;
-    let bounds = bounds.parse().map_err(option_err)?;
-    let backends: Vec<String> = backends.into_iter().filter(|b| b != "none").collect();
-    for b in &backends {
-        if b != "all" && quiver::backend::by_name(b).is_none() {
-            return Err(option_err(format!(
-                "unknown backend `{b}` (available: {}, milp-whole, all, none)",
-                quiver::backend::available().join(", ")
-            )));
+    let opts = pipeline_options(backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed)?;
+    let budget = Budget::new(opts.time_limit);
+    let (net, spec) = (&net.net, &spec.spec);
+    let report = cancellable(py, &budget, || verify_within(net, spec, &opts, &budget))?;
+    Ok(PyReport { report })
+}
+
+/// The result of `equiv`: the verdict on the product network and, when falsified, the
+/// counterexample replayed on both networks.
+#[pyclass(module = "quiver", frozen, name = "EquivReport")]
+struct PyEquivReport {
+    report: EquivReport,
+}
+
+#[pymethods]
+impl PyEquivReport {
+    /// "verified" (equivalent on the box), "falsified" or "unknown".
+    #[getter]
+    fn verdict(&self) -> &'static str {
+        self.report.report.verdict.name()
+    }
+    /// Why the verdict is unknown (None otherwise).
+    #[getter]
+    fn reason(&self) -> Option<String> {
+        match &self.report.report.verdict {
+            Verdict::Unknown { reason } => Some(reason.to_string()),
+            _ => None,
         }
     }
-    let seconds = |name: &str, s: f64| -> PyResult<Duration> {
-        Duration::try_from_secs_f64(s)
-            .map_err(|_| option_err(format!("{name} must be a non-negative number of seconds, got {s}")))
+    /// The counterexample (None unless falsified), replayed on each network by the exact
+    /// executor: a dict with `input`, `output_a`, `output_b` (int64 arrays), `input_real`,
+    /// `output_a_real`, `output_b_real` (float64 arrays) and `violation` (what disagrees).
+    #[getter]
+    fn witness<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(w) = &self.report.pair else { return Ok(None) };
+        let d = PyDict::new(py);
+        d.set_item("input", PyArray1::from_slice(py, &w.input))?;
+        d.set_item("output_a", PyArray1::from_slice(py, &w.output_a))?;
+        d.set_item("output_b", PyArray1::from_slice(py, &w.output_b))?;
+        d.set_item("input_real", PyArray1::from_slice(py, &w.input_real))?;
+        d.set_item("output_a_real", PyArray1::from_slice(py, &w.output_a_real))?;
+        d.set_item("output_b_real", PyArray1::from_slice(py, &w.output_b_real))?;
+        d.set_item("violation", &w.violation)?;
+        Ok(Some(d))
+    }
+    /// The relation checked, in words.
+    #[getter]
+    fn relation(&self) -> String {
+        self.report.relation.clone()
+    }
+    /// Leading nodes A and B have in common (computed once in the product network).
+    #[getter]
+    fn shared_nodes(&self) -> usize {
+        self.report.shared_nodes
+    }
+    #[getter]
+    fn seconds(&self) -> f64 {
+        self.report.report.seconds
+    }
+    /// Set when two procedures contradicted each other (the verdict is then unknown).
+    #[getter]
+    fn disagreement(&self) -> Option<String> {
+        self.report.report.disagreement.clone()
+    }
+    /// The report as `quiver equiv --json` writes it (without the file names).
+    fn _json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.report).map_err(|e| QuiverError::new_err(e.to_string()))
+    }
+    fn __repr__(&self) -> String {
+        format!("<quiver.EquivReport {} in {:.3} s>", self.verdict(), self.report.report.seconds)
+    }
+}
+
+/// The integer box of `x ± eps` (or `± eps_real` real units), or `lower`..`upper`, and whether
+/// it was stated on real inputs.
+fn equiv_box(
+    net: &Network,
+    x: Option<PyReadonlyArray1<'_, i64>>,
+    eps: Option<i64>,
+    eps_real: Option<f64>,
+    lower: Option<PyReadonlyArray1<'_, i64>>,
+    upper: Option<PyReadonlyArray1<'_, i64>>,
+) -> PyResult<(InputBox, bool)> {
+    match (x, lower, upper) {
+        (Some(x), None, None) => {
+            let radius = match (eps, eps_real) {
+                (Some(e), None) => Radius::Integer(e),
+                (None, Some(e)) => Radius::Real(e),
+                _ => return Err(spec_err("give exactly one of eps (integer steps) and eps_real (real units)")),
+            };
+            let (b, _) = ball(net, x.as_slice()?, radius).map_err(spec_err)?;
+            Ok((b, eps_real.is_some()))
+        }
+        (None, Some(lo), Some(hi)) if eps.is_none() && eps_real.is_none() => {
+            Ok((InputBox { lo: lo.as_slice()?.to_vec(), hi: hi.as_slice()?.to_vec() }, false))
+        }
+        _ => Err(spec_err("give the box as x with eps (or eps_real), or as lower and upper")),
+    }
+}
+
+/// δ-equivalence of `a` and `b` on a box, with the GIL released; Ctrl-C stops it.
+#[pyfunction]
+#[pyo3(signature = (a, b, x=None, eps=None, eps_real=None, lower=None, upper=None, delta=None, delta_real=None, same_class=false, tie="any", backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0))]
+#[allow(clippy::too_many_arguments)]
+fn _equiv(
+    py: Python<'_>,
+    a: &PyNetwork,
+    b: &PyNetwork,
+    x: Option<PyReadonlyArray1<'_, i64>>,
+    eps: Option<i64>,
+    eps_real: Option<f64>,
+    lower: Option<PyReadonlyArray1<'_, i64>>,
+    upper: Option<PyReadonlyArray1<'_, i64>>,
+    delta: Option<i64>,
+    delta_real: Option<String>,
+    same_class: bool,
+    tie: &str,
+    backends: Vec<String>,
+    bounds: &str,
+    search: bool,
+    search_budget: f64,
+    timeout: Option<f64>,
+    threads: usize,
+    crosscheck: bool,
+    probe: bool,
+    seed: u64,
+) -> PyResult<PyEquivReport> {
+    let relation = match (delta, delta_real, same_class) {
+        (Some(d), None, false) => Relation::Delta(d),
+        (None, Some(t), false) => Relation::DeltaReal(parse_delta(&t).map_err(spec_err)?),
+        (None, None, true) => Relation::SameClass(tie_rule(tie)?),
+        _ => return Err(spec_err("give exactly one of delta, delta_real and same_class=True")),
     };
-    let time_limit = match timeout {
+    let (input, real_input) = equiv_box(&a.net, x, eps, eps_real, lower, upper)?;
+    let opts = pipeline_options(backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed)?;
+    let q = EquivQuery { a: &a.net, b: &b.net, input, real_input, relation };
+    let budget = Budget::new(opts.time_limit);
+    let report = cancellable(py, &budget, || equiv(&q, &opts, &budget))?.map_err(spec_err)?;
+    Ok(PyEquivReport { report })
+}
+
+/// The maximum robustness radius around `x` (as `quiver radius --json`, a JSON string), with
+/// the GIL released; Ctrl-C stops it and returns nothing (KeyboardInterrupt).
+#[pyfunction]
+#[pyo3(signature = (net, x, label, tie="any", max_eps=None, eps_real_step=None, strategy="search", eps_timeout=None, timeout=None, backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=1.0, threads=1, probe=true, seed=0))]
+#[allow(clippy::too_many_arguments)]
+fn _radius(
+    py: Python<'_>,
+    net: &PyNetwork,
+    x: PyReadonlyArray1<'_, i64>,
+    label: usize,
+    tie: &str,
+    max_eps: Option<i64>,
+    eps_real_step: Option<f64>,
+    strategy: &str,
+    eps_timeout: Option<f64>,
+    timeout: Option<f64>,
+    backends: Vec<String>,
+    bounds: &str,
+    search: bool,
+    search_budget: f64,
+    threads: usize,
+    probe: bool,
+    seed: u64,
+) -> PyResult<String> {
+    let verify = pipeline_options(backends, bounds, search, search_budget, eps_timeout, threads, false, probe, seed)?;
+    let strategy: Strategy = strategy.parse().map_err(option_err)?;
+    let total = match timeout {
         Some(t) if t <= 0.0 => {
             return Err(option_err(format!("timeout must be a positive number of seconds, got {t}")))
         }
         Some(t) => Some(seconds("timeout", t)?),
         None => None,
     };
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        n => n,
+    let opts = RadiusOptions { verify, max_eps, strategy };
+    let center = x.as_slice()?.to_vec();
+    let q = RadiusQuery {
+        net: &net.net,
+        center: &center,
+        label,
+        tie: tie_rule(tie)?,
+        unit: eps_real_step.map_or(Unit::Integer, Unit::Real),
     };
-    let search = match search {
-        true => Some(SearchOptions {
-            budget: seconds("search_budget", search_budget)?,
-            seed,
-            threads,
-            ..SearchOptions::default()
-        }),
-        false => None,
-    };
-    let opts = Options { bounds, probe, search, backends, crosscheck, time_limit, threads };
-    let budget = Budget::new(opts.time_limit);
-    let (net, spec) = (&net.net, &spec.spec);
-    std::thread::scope(|s| {
-        let job = s.spawn(|| verify_within(net, spec, &opts, &budget));
-        loop {
-            if job.is_finished() {
-                break;
-            }
-            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
-            if let Err(e) = py.check_signals() {
-                // Ctrl-C: stop every stage (the watchdog interrupts the solvers), then re-raise.
-                budget.stop();
-                let _ = py.detach(|| job.join());
-                return Err(e);
-            }
-        }
-        match job.join() {
-            Ok(report) => Ok(PyReport { report }),
-            Err(_) => Err(QuiverError::new_err("internal error: the verification thread panicked")),
-        }
-    })
+    let budget = Budget::new(total);
+    let report = cancellable(py, &budget, || radius(&q, &opts, &budget))?.map_err(spec_err)?;
+    serde_json::to_string(&report).map_err(|e| QuiverError::new_err(e.to_string()))
 }
 
 #[pymodule]
@@ -400,10 +607,13 @@ fn _quiver(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNetwork>()?;
     m.add_class::<PySpec>()?;
     m.add_class::<PyReport>()?;
+    m.add_class::<PyEquivReport>()?;
     m.add_function(wrap_pyfunction!(_load, m)?)?;
     m.add_function(wrap_pyfunction!(_robustness, m)?)?;
     m.add_function(wrap_pyfunction!(_vnnlib, m)?)?;
     m.add_function(wrap_pyfunction!(_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(_equiv, m)?)?;
+    m.add_function(wrap_pyfunction!(_radius, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

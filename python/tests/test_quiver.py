@@ -173,3 +173,70 @@ def test_keyboard_interrupt_stops_a_running_solve():
     assert elapsed < 60, f"the interrupt took {elapsed:.1f} s to stop the solve"
     # And the library is usable afterwards.
     assert quiver.verify(net, quiver.robustness(net, v["inputs"][0], eps=1, label=v["labels"][0])).verdict == "verified"
+
+
+def _bundled_input(k):
+    return np.array(json.loads((MODELS / "mnist_mlp.vectors.json").read_text())["inputs"][k])
+
+
+def test_equiv_of_identical_and_of_changed_networks():
+    a = quiver.load("@bundled")
+    x = _bundled_input(0)
+    # The bundled model against its own file: every node shared, equivalent with delta 0.
+    r = quiver.equiv(a, quiver.load(MODELS / "mnist_mlp.json"), x, eps=2, delta=0)
+    assert r.verdict == "verified" and r.witness is None and r.shared_nodes == 3
+    assert r.to_dict()["verdict"] == "verified"
+    # Row 0 of the last layer zeroed: output 0 changes, so delta 0 is falsified with an input
+    # that each network, run separately, confirms.
+    m = json.loads((MODELS / "mnist_mlp.json").read_text())
+    last = m["layers"][-1]
+    last["weights"][: last["in_features"]] = [0] * last["in_features"]
+    b = quiver.load(json.dumps(m).encode())
+    r = quiver.equiv(a, b, x, eps=1, delta=0)
+    assert r.verdict == "falsified", r.reason
+    w = r.witness
+    assert np.array_equal(a.run(w["input"]), w["output_a"])
+    assert np.array_equal(b.run(w["input"]), w["output_b"])
+    assert np.any(w["output_a"] != w["output_b"]) and "output" in w["violation"]
+    assert np.all(np.abs(w["input"] - x) <= 1)
+    # The same pair on the dequantized outputs with a huge delta: equivalent; the class question
+    # is answered either way without error.
+    assert quiver.equiv(a, b, x, eps=1, delta_real=1e6).verdict == "verified"
+    assert quiver.equiv(a, b, x, eps=1, same_class=True, tie="first-index", timeout=60).verdict in (
+        "verified", "falsified")
+
+
+def test_equiv_refusals_are_typed():
+    a = quiver.load("@bundled")
+    cnn = quiver.load(MODELS / "mnist_cnn.json")
+    x = _bundled_input(0)
+    with pytest.raises(quiver.SpecError, match="inputs differ"):
+        quiver.equiv(a, cnn, x, eps=1, delta=0)
+    with pytest.raises(quiver.SpecError, match="exactly one"):
+        quiver.equiv(a, a, x, eps=1)
+    with pytest.raises(quiver.SpecError, match="exactly one"):
+        quiver.equiv(a, a, x, eps=1, delta=0, same_class=True)
+    with pytest.raises(quiver.SpecError, match="delta"):
+        quiver.equiv(a, a, x, eps=1, delta_real=-0.5)
+    with pytest.raises(quiver.SpecError):
+        quiver.equiv(a, a, x, eps=1, delta_real=[1])
+    with pytest.raises(quiver.OptionError):
+        quiver.equiv(a, a, x, eps=1, delta=0, backend="nope")
+    lo, hi = np.zeros(784, dtype=np.int64), np.full(784, 3, dtype=np.int64)
+    assert quiver.equiv(a, a, lower=lo, upper=hi, delta=0).verdict == "verified"
+
+
+def test_radius_matches_verify_at_its_ends():
+    net = quiver.load("@bundled")
+    x = _bundled_input(1)
+    r = quiver.radius(net, x, max_eps=6, eps_timeout=10, timeout=60)
+    assert set(["radius", "lower", "upper", "runs", "unbounded"]) <= set(r)
+    assert r["lower"] >= -1 and r["runs"]
+    if r["lower"] >= 0:
+        spec = quiver.robustness(net, x, eps=r["lower"])
+        assert quiver.verify(net, spec, timeout=30).verdict != "falsified"
+    if r["upper"] is not None:
+        spec = quiver.robustness(net, x, eps=r["upper"])
+        assert quiver.verify(net, spec, timeout=30).verdict != "verified"
+    with pytest.raises(quiver.OptionError):
+        quiver.radius(net, x, strategy="bogus")

@@ -2,6 +2,7 @@
 //! ([`quiver::query`]), call the library, print, and map the outcome to an exit code.
 
 mod bench;
+mod equiv;
 pub mod exit;
 mod print;
 mod radius;
@@ -53,6 +54,10 @@ enum Command {
     /// falsified by a replayed witness (or the honest interval when some ε stays undecided).
     #[command(after_help = radius::RADIUS_HELP)]
     Radius(radius::RadiusArgs),
+    /// δ-equivalence of two networks A and B over an input box: can their outputs differ by
+    /// more than δ (--delta, --delta-real), or their predicted classes (--same-class)?
+    #[command(after_help = equiv::EQUIV_HELP)]
+    Equiv(equiv::EquivArgs),
     /// Write the exact query a backend solves, for third-party solvers (LP/MPS, SMT-LIB2).
     Encode(EncodeArgs),
     /// Convert a model (ONNX, Keras fixed-point .h5) into quiver's JSON IR.
@@ -158,6 +163,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Report(args) => bench::report_cmd(args),
         Command::Regress(args) => bench::regress_cmd(args),
         Command::Radius(args) => radius::radius_cmd(args),
+        Command::Equiv(args) => equiv::equiv_cmd(args),
         Command::Encode(args) => encode_cmd(args),
         Command::Import { model, output, force } => {
             let net = model.model().load()?;

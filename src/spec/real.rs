@@ -30,9 +30,7 @@
 //!
 //! Coefficients or right-hand sides outside `i64` give [`SpecError::NotRepresentable`].
 
-use super::vnnlib::{
-    f32_at_least, f32_at_most, f32_from_key, f32_key, f32_nearest, first_key, Num, RealAtom, Var, VnnLib,
-};
+use super::vnnlib::{f32_at_least, f32_at_most, f32_from_key, f32_key, f32_nearest, first_key, Num, Var, VnnLib};
 use super::{Atom, InputBox, RealBox, Spec, SpecError};
 use crate::net::requant::{round_f32, Rounding};
 use crate::net::{Input, Network};
@@ -104,13 +102,16 @@ fn bound_f32(n: &Num) -> f32 {
     n.text.trim().parse::<f32>().ok().filter(|x| !x.is_nan()).unwrap_or_else(|| f32_nearest(&n.value))
 }
 
-/// `Σ c_j·q_j ≤ rhs` (or `<`) with rational coefficients → an integer [`Atom`].
-fn integer_atom(
+/// `Σ c_j·q_j ≤ rhs` (or `<`) with rational coefficients → an integer [`Atom`], equivalent over
+/// integer `q`: scaled by the lcm of the denominators, divided by the gcd of the coefficients
+/// when `reduce`, the right-hand side floored (strict: the largest integer strictly below).
+/// `what` names the constraint in the error when a number does not fit in 64 bits.
+pub(crate) fn integer_atom(
     coeffs: Vec<(usize, BigRational)>,
     rhs: BigRational,
     strict: bool,
     reduce: bool,
-    what: &RealAtom,
+    what: &dyn fmt::Display,
 ) -> Result<Atom, SpecError> {
     let l = coeffs.iter().fold(BigInt::one(), |acc, (_, c)| acc.lcm(c.denom()));
     let lr = BigRational::from_integer(l);
@@ -286,6 +287,7 @@ pub fn real_input_witness(net: &Network, v: &VnnLib, q: &[i64]) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::net::QType;
+    use crate::spec::vnnlib::RealAtom;
 
     fn input(dtype: QType, scale: f64, zero_point: i64) -> Input {
         Input { shape: vec![1], dtype, scale, zero_point, quantize: Default::default() }

@@ -59,13 +59,25 @@ pub fn robustness(
     label: usize,
     tie: TieRule,
 ) -> Result<Spec, SpecError> {
+    let outputs = net.output_len();
+    let (input, what) = ball(net, center, radius)?;
+    if label >= outputs {
+        return Err(SpecError::Label { label, outputs });
+    }
+    Ok(Spec {
+        input,
+        unsafe_dnf: not_label_dnf(outputs, label, tie),
+        description: format!("L∞ robustness of class {label}, {what}, ties: {tie:?}"),
+    })
+}
+
+/// The integer box of the L∞ ball of `radius` around the integer input `center` of `net`
+/// (clipped to the input type; a real radius is mapped through the input quantization, which
+/// is monotone, so the box is exact), and a description of the radius (`ε = 2 (integer)`).
+pub fn ball(net: &Network, center: &[i64], radius: Radius) -> Result<(InputBox, String), SpecError> {
     let n = net.input_len();
     if center.len() != n {
         return Err(SpecError::InputLength { got: center.len(), expected: n });
-    }
-    let outputs = net.output_len();
-    if label >= outputs {
-        return Err(SpecError::Label { label, outputs });
     }
     let input = net.input();
     let t = input.dtype;
@@ -96,11 +108,7 @@ pub fn robustness(
             )
         }
     };
-    Ok(Spec {
-        input: InputBox { lo, hi },
-        unsafe_dnf: not_label_dnf(outputs, label, tie),
-        description: format!("L∞ robustness of class {label}, {what}, ties: {tie:?}"),
-    })
+    Ok((InputBox { lo, hi }, what))
 }
 
 /// The real ball `[x₀ − ε, x₀ + ε]` around the dequantized `center` for a real radius (the

@@ -57,6 +57,7 @@ mod writer;
 
 pub use binary32::{f32_at_least, f32_at_most, f32_nearest, f32_text};
 pub(crate) use binary32::{f32_from_key, f32_key, first_key};
+pub use number::parse_number;
 pub use reader::parse;
 pub use writer::{write_integer, write_integer_with_outputs};
 

@@ -11,7 +11,7 @@ pub(super) fn looks_numeric(t: &str) -> bool {
 }
 
 /// Exact value of a decimal `[sign] digits [. digits] [(e|E) [sign] digits]`.
-pub(super) fn parse_number(t: &str) -> Result<BigRational, String> {
+pub fn parse_number(t: &str) -> Result<BigRational, String> {
     let bad = || format!("invalid number `{t}`");
     let (neg, s) = match t.strip_prefix('-') {
         Some(r) => (true, r),
