@@ -125,7 +125,7 @@ pub fn radius_cmd(a: RadiusArgs) -> Result<u8> {
         crosscheck: false,
         time_limit: seconds("eps-timeout", a.eps_timeout)?,
         threads,
-        tighten: false,
+        tighten: true,
     };
     let opts = RadiusOptions { verify, max_eps: a.max_eps, strategy: a.strategy };
     let unit = a.eps_real_step.map_or(Unit::Integer, Unit::Real);

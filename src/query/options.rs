@@ -63,10 +63,11 @@ pub struct VerifyOptions {
     /// answers unknown with the reason). Not applied to HiGHS.
     #[arg(long, value_name = "MIB")]
     pub memory_mb: Option<u32>,
-    /// Before the complete backend, tighten the bounds of unstable hidden accumulators by LP
-    /// (lp: one LP per side and neuron over the relaxed exact encoding below it, bounds re-derived
-    /// from the LP duals in checked arithmetic; at most a third of the time left) or not (off).
-    #[arg(long, value_enum, default_value = "off")]
+    /// Before the complete backend, tighten the symbolic bounds of unstable hidden accumulators
+    /// by LP (lp: one LP per side and neuron over the relaxed exact encoding below it, bounds
+    /// re-derived from the LP duals in checked arithmetic; at most a third of the time left;
+    /// see encodings/tighten.md) or not (off). Only with --bounds symbolic.
+    #[arg(long, value_enum, default_value = "lp")]
     pub tighten: Tighten,
 }
 
@@ -91,7 +92,7 @@ impl Default for VerifyOptions {
             timeout: None,
             threads: 1,
             memory_mb: None,
-            tighten: Tighten::Off,
+            tighten: Tighten::Lp,
         }
     }
 }

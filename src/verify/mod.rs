@@ -91,8 +91,9 @@ pub struct Options {
     pub time_limit: Option<Duration>,
     /// Threads of the complete backends (the search has its own in [`SearchOptions`]).
     pub threads: usize,
-    /// Before a complete backend, tighten the unstable hidden accumulators' bounds by LP
-    /// ([`crate::backend::milp::tighten`]), spending at most a third of the time left.
+    /// Before a complete backend, tighten the unstable hidden accumulators' symbolic bounds by
+    /// LP ([`crate::backend::milp::tighten`]), spending at most a third of the time left. Only
+    /// with [`Method::Symbolic`] (other methods are kept as asked, e.g. for baselines).
     pub tighten: bool,
 }
 
@@ -106,7 +107,7 @@ impl Default for Options {
             crosscheck: false,
             time_limit: None,
             threads: 1,
-            tighten: false,
+            tighten: true,
         }
     }
 }
@@ -250,7 +251,8 @@ pub fn verify_observed(
         }
     }
 
-    if let (true, true, Some(a)) = (opts.tighten, answers.is_empty() && !opts.backends.is_empty(), analysis.as_mut()) {
+    let tighten = opts.tighten && opts.bounds == Method::Symbolic && cfg!(feature = "milp");
+    if let (true, true, Some(a)) = (tighten, answers.is_empty() && !opts.backends.is_empty(), analysis.as_mut()) {
         if let SpecStatus::Open(open) = &a.status {
             if !budget.is_stopped() {
                 let open = open.clone();
@@ -363,9 +365,15 @@ pub fn verify_observed(
     }
 }
 
+#[cfg(not(feature = "milp"))]
+fn tighten_stage(_: &Network, _: &Spec, _: &mut bounds::Analysis, _: &[usize], _: &Budget) -> (bool, String) {
+    (false, "not applied: built without the milp feature".into())
+}
+
 /// The LP tightening stage: replaces `a`'s bounds by tightened ones and keeps open only the
 /// disjuncts that both the old and the new bounds leave open. `true` when none is left (the
 /// property holds). A refused encoding leaves `a` as it was.
+#[cfg(feature = "milp")]
 fn tighten_stage(
     net: &Network,
     spec: &Spec,
@@ -462,6 +470,7 @@ mod tests {
 
     /// With LP tightening before the MILP, verdicts still match enumeration, and the stage does
     /// run (and decides some queries by itself) on random multi-layer networks.
+    #[cfg(feature = "milp")]
     #[test]
     fn lp_tightening_stage_keeps_verdicts_exact() {
         use crate::testgen::{self, GenConfig};
