@@ -1,7 +1,9 @@
 //! ONNX import: quantized graphs in QOperator form (`QuantizeLinear` → `QLinearMatMul` /
 //! `QLinearConv` / `com.microsoft:QGemm` / `MatMulInteger` / `ConvInteger` … →
-//! `DequantizeLinear`) and in QDQ form (`DequantizeLinear` → float op → `QuantizeLinear`, as
-//! written by ONNX Runtime's `quantize_static(quant_format=QDQ)`), into the sequential IR.
+//! `DequantizeLinear`, com.microsoft `QLinearAdd`/`QLinearGlobalAveragePool` for residual
+//! networks) and in QDQ form (`DequantizeLinear` → float op → `QuantizeLinear`, as written by ONNX
+//! Runtime's `quantize_static(quant_format=QDQ)`), into the IR (a graph: skip connections read
+//! earlier tensors).
 //!
 //! The semantics imported is what ONNX Runtime 1.32's CPU execution provider computes on x86-64
 //! in a default inference session (batch 1, `ORT_ENABLE_ALL`, no session configuration entries):
