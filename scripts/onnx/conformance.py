@@ -6,7 +6,8 @@
 Builds random small quantized ONNX graphs over what quiver's importer accepts and what users'
 quantizers emit -- QDQ groups (DequantizeLinear -> Conv/MatMul/Gemm [-> Relu/Clip] ->
 QuantizeLinear, pools, activations, shape ops, multi-layer chains, models written by
-onnxruntime.quantization.quantize_static) and QOperator graphs (QLinearMatMul, QLinearConv,
+onnxruntime.quantization.quantize_static, residual blocks with Add and GlobalAveragePool) and
+QOperator graphs (QLinearMatMul, QLinearConv,
 com.microsoft QGemm/QLinearAdd/QLinearAveragePool/..., MatMulInteger, ConvInteger, integer
 Relu/Clip/MaxPool) -- over activation/weight types (uint8, int8, uint16, int16, uint4, int4),
 per-tensor/per-channel weights, symmetric/asymmetric zero points, random and tie-prone scales,
@@ -555,6 +556,68 @@ def gen_qdq_chain(rng, opset):
     return g, ep, vi, out, float_out, "qdq-chain", desc
 
 
+def gen_qdq_residual(rng, opset):
+    """A residual block as ONNX Runtime's quantizer writes it, with variations it must refuse:
+
+        x -> DQ -> branch (Conv [+Relu] | Relu | MaxPool | identity) -> Q -> DQ --+
+        x -> DQ (the same DQ, or another one) --------------------------------- Add [-> Relu] -> Q
+        [-> DQ -> GlobalAveragePool -> Q]
+
+    Scales and zero points are sometimes 1-element vectors or omitted (g.qp), which decides
+    whether ONNX Runtime fuses the Add into QLinearAdd."""
+    g = Graph(rng, opset)
+    wide = opset >= 21
+    at = choice(rng, ["uint8", "int8"] + (["uint16", "int16"] if wide else []), [6, 3] + ([1, 1] if wide else []))
+    C, H, W = int(rng.integers(1, 4)), int(rng.integers(2, 7)), int(rng.integers(2, 7))
+    xs, xz = qdq_act(g, rng, at)
+    ep = Endpoint(g, rng, at, [1, C, H, W], xs, xz)
+    vi, xq, xsn, xzn = ep.input_value()
+    xd = g.dq(xq, xsn, xzn, base="dq_x")
+    branch = choice(rng, ["conv", "relu", "maxpool", "identity"], [4, 2, 1, 1])
+    bs, bz = qdq_act(g, rng, at)
+    if branch == "conv":
+        wt = "uint8" if at == "uint8" and rng.random() < 0.3 else "int8"
+        wd, ws = weight_dq(g, rng, [C, C, 3, 3], wt, 0, rng.random() < 0.5, False, choice(rng, ["full", "s7"]))
+        b = bias_input(g, rng, C, xs, ws, "int32")
+        y = g.node("Conv", [xd, wd] + ([b] if b else []), kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        if rng.random() < 0.5:
+            y = g.node("Relu", [y])
+            bz = TYPES[at][1]
+            branch += "+relu"
+    elif branch == "relu":
+        y = g.node("Relu", [xd])
+        bs, bz = xs, xz
+    elif branch == "maxpool":
+        y = g.node("MaxPool", [xd], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])
+        bs, bz = xs, xz
+    else:
+        y = None
+    if y is None:
+        other = xd if rng.random() < 0.5 else g.dq(xq, *g.qp(xs, xz, at), base="dq_x2")
+    else:
+        bsn, bzn = g.qp(bs, bz, at)
+        other = g.dq(g.q(y, bsn, bzn, base="q_branch"), bsn, bzn, base="dq_branch")
+    ins = [xd, other] if rng.random() < 0.5 else [other, xd]
+    s = g.node("Add", ins)
+    relu = rng.random() < 0.1
+    if relu:
+        s = g.node("Relu", [s])
+    ys, yz = qdq_act(g, rng, at)
+    ysn, yzn = g.qp(ys, yz, at)
+    out = g.q(s, ysn, yzn, base="q_add")
+    shape = [1, C, H, W]
+    gap = rng.random() < 0.4
+    if gap:
+        p = g.node("GlobalAveragePool", [g.dq(out, ysn, yzn, base="dq_add")])
+        ys, yz = qdq_act(g, rng, at)
+        ysn, yzn = g.qp(ys, yz, at)
+        out = g.q(p, ysn, yzn, base="q_gap")
+        shape = [1, C, 1, 1]
+    o, float_out = finish(g, rng, out, at, ysn, yzn, shape)
+    desc = f"residual {at} branch={branch} Add{'+Relu' if relu else ''}{' -> GlobalAveragePool' if gap else ''}"
+    return g, ep, vi, o, float_out, "qdq-residual", desc
+
+
 # ---------------------------------------------------------------------------------------------
 # QOperator families
 
@@ -723,11 +786,16 @@ def gen_quantizer(rng, opset, work):
             M = int(rng.integers(1, 4))
             w = g.const(rng.normal(0, 0.5, (M, C, 3, 3)), "float", "W")
             b = g.const(rng.normal(0, 0.1, M), "float", "B")
+            prev = cur
             cur = g.node("Conv", [cur, w, b], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
             if rng.random() < 0.6:
                 cur = g.node("Relu", [cur])
+            step = "Conv"
+            if M == C and rng.random() < 0.5:  # a skip connection
+                cur = g.node("Add", [prev, cur])
+                step = "Conv+Add"
             C = M
-            steps.append("Conv")
+            steps.append(step)
         pool = choice(rng, ["", "MaxPool", "AveragePool", "GlobalAveragePool"], [2, 3, 1, 1])
         if pool == "GlobalAveragePool":
             cur = g.node(pool, [cur])
@@ -815,7 +883,7 @@ def to_json_values(a):
 def make_case(seed, i, work):
     rng = np.random.default_rng([seed, i])
     opset = int(choice(rng, [13, 17, 19, 21, 22, 23, 24, 25], [3, 6, 2, 6, 1, 2, 1, 1]))
-    family = choice(rng, ["dense", "conv", "unary", "chain", "qop", "quantizer"], [30, 22, 12, 10, 18, 8])
+    family = choice(rng, ["dense", "conv", "unary", "chain", "qop", "quantizer", "residual"], [30, 22, 12, 10, 18, 8, 8])
     n_inputs = NINPUTS
     if family == "quantizer":
         try:
@@ -834,6 +902,8 @@ def make_case(seed, i, work):
         g, ep, vi, out, float_out, fam, desc = gen_qdq_unary(rng, opset)
     elif family == "chain":
         g, ep, vi, out, float_out, fam, desc = gen_qdq_chain(rng, opset)
+    elif family == "residual":
+        g, ep, vi, out, float_out, fam, desc = gen_qdq_residual(rng, opset)
     else:
         g, ep, vi, out, float_out, fam, desc = gen_qop(rng, opset)
     m = g.model(vi, out)

@@ -33,7 +33,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "tests", "data", "onnx")
 F32 = np.float32
 FLOAT_COMPUTE = {"Conv", "Gemm", "MatMul", "FusedConv", "FusedGemm", "FusedMatMul", "AveragePool",
-                 "GlobalAveragePool", "Relu", "Clip"}
+                 "GlobalAveragePool", "Relu", "Clip", "Add"}
 
 
 def c(name, arr):
@@ -338,13 +338,75 @@ def mnist_rr():
     print(f"mnist_mlp_ort_qdq_rr: accuracy {acc:.3f} on its 200 vectors")
 
 
+def residual_ops():
+    """Issue 18: QDQ Add, GlobalAveragePool and Relu groups whose fusion quiver follows."""
+    rng = np.random.default_rng(18)
+    shape = [1, 2, 3, 4]
+
+    def pair(prefix, scale, zp, t, vec):
+        npt = {TP.UINT8: np.uint8, TP.INT8: np.int8}
+        dims = [1] if vec else []
+        if t in npt:
+            z = c(prefix + "_zero_point", np.array(zp, npt[t]).reshape(dims))
+        else:
+            z = helper.make_tensor(prefix + "_zero_point", t, dims, [zp])
+        return [c(prefix + "_scale", np.array(scale, F32).reshape(dims)), z], [prefix + "_scale", prefix + "_zero_point"]
+
+    def add_model(vec):
+        inits, a = pair("a", 0.05, 3, TP.UINT8, False)
+        # the second operand reads the same integers with another scale (x·0.05 + x·0.07)
+        i2, b = pair("b", 0.07, 3, TP.UINT8, vec)
+        i3, y = pair("y", 0.11, 5, TP.UINT8, False)
+        nodes = [helper.make_node("QuantizeLinear", ["x"] + a, ["xa"], name="q_a"),
+                 helper.make_node("DequantizeLinear", ["xa"] + a, ["da"], name="dq_a"),
+                 helper.make_node("DequantizeLinear", ["xa"] + b, ["db"], name="dq_b"),
+                 helper.make_node("Add", ["da", "db"], ["s"], name="add1"),
+                 helper.make_node("QuantizeLinear", ["s"] + y, ["y"], name="q_y")]
+        return model(nodes, helper.make_tensor_value_info("x", TP.FLOAT, shape),
+                     helper.make_tensor_value_info("y", TP.UINT8, shape), inits + i2 + i3)
+
+    xs = [rng.normal(0, 4, shape).astype(F32) for _ in range(6)]
+    save("qdq_add_scalar", add_model(False), xs, {"expect": "exact"})
+    save("qdq_add_vector_scale", add_model(True), xs, {"expect": "refuse", "rule": "qdq-structure", "node": "add1"})
+
+    inits, a = pair("a", 0.05, 3, TP.UINT8, True)
+    i2, y = pair("y", 0.02, 7, TP.UINT8, False)
+    nodes = [helper.make_node("QuantizeLinear", ["x"] + a, ["xa"], name="q_a"),
+             helper.make_node("DequantizeLinear", ["xa"] + a, ["da"], name="dq_a"),
+             helper.make_node("GlobalAveragePool", ["da"], ["p"], name="gap1"),
+             helper.make_node("QuantizeLinear", ["p"] + y, ["y"], name="q_y")]
+    m = model(nodes, helper.make_tensor_value_info("x", TP.FLOAT, [1, 3, 5, 7]),
+              helper.make_tensor_value_info("y", TP.UINT8, [1, 3, 1, 1]), inits + i2)
+    save("qdq_global_avg_pool", m, [rng.normal(0, 4, [1, 3, 5, 7]).astype(F32) for _ in range(6)], {"expect": "exact"})
+
+    # DQ -> Relu -> Q on int4 with zero point -7: ONNX Runtime drops the Relu (ReluQuantFusion)
+    inits, a = pair("a", 0.1, -7, TP.INT4, False)
+    nodes = [helper.make_node("QuantizeLinear", ["x"] + a, ["xa"], name="q_a"),
+             helper.make_node("DequantizeLinear", ["xa"] + a, ["da"], name="dq_a"),
+             helper.make_node("Relu", ["da"], ["r"], name="relu1"),
+             helper.make_node("QuantizeLinear", ["r"] + a, ["rq"], name="q_r"),
+             helper.make_node("DequantizeLinear", ["rq"] + a, ["y"], name="dq_y")]
+    m = model(nodes, helper.make_tensor_value_info("x", TP.FLOAT, [1, 8]),
+              helper.make_tensor_value_info("y", TP.FLOAT, [1, 8]), inits, opset=21)
+    save("qdq_relu_int4", m, [np.linspace(-0.5, 0.5, 8, dtype=F32).reshape(1, 8)],
+         {"expect": "refuse", "rule": "qdq-activation", "node": "relu1"},
+         ort_drops_relu=True,
+         note="ONNX Runtime removes the Relu: its outputs include negative values")
+
+
 def main():
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    groups = {"refusals": refusals, "int8_pairs": int8_pairs, "float16": float16, "mnist_rr": mnist_rr,
+              "residual_ops": residual_ops}
+    ap.add_argument("--only", nargs="*", choices=sorted(groups), help="write only these groups of models")
+    args = ap.parse_args()
     ort.set_default_logger_severity(3)
     os.makedirs(OUT, exist_ok=True)
-    refusals()
-    int8_pairs()
-    float16()
-    mnist_rr()
+    for name, f in groups.items():
+        if not args.only or name in args.only:
+            f()
 
 
 if __name__ == "__main__":

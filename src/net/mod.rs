@@ -13,7 +13,8 @@ pub mod walk;
 
 pub use dtype::QType;
 pub use ir::{
-    Add, AddKernel, AvgPool2d, Conv2d, Dense, Input, InputQuantize, Layer, MaxPool2d, Network, Quant, TensorInfo,
+    Add, AddKernel, AvgPool2d, Conv2d, Dense, GlobalAvgPool, Input, InputQuantize, Layer, MaxPool2d, Network, Quant,
+    TensorInfo,
 };
 pub use requant::{Requant, Rescale, Rounding};
 pub use validate::Node;

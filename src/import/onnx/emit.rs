@@ -8,8 +8,11 @@ use super::graph::{window, Attrs, QParams, Tensor};
 use super::ort::{self, Rule, U8S8};
 use super::proto::{data_type as dt, NodeProto};
 use super::{refuse, Ctx, Res, Value};
+use crate::net::ops::Operator;
 use crate::net::validate::MAX_ELEMENTS;
-use crate::net::{Conv2d, Dense, Layer, QType, Quant, Requant, Rescale};
+use crate::net::{
+    Add, AddKernel, Conv2d, Dense, GlobalAvgPool, Layer, QType, Quant, Requant, Rescale, Rounding, TensorInfo,
+};
 
 /// The name of the node's (first) output.
 pub(super) fn out_of(n: &NodeProto) -> Res<&str> {
@@ -365,4 +368,87 @@ pub(super) fn emit_conv(
     let t = ctx.b.push(layer, vec![m, oh, ow], out);
     ctx.values.insert(out_name.to_string(), Value::Int { t, dims: vec![1, m, oh, ow] });
     Ok(())
+}
+
+/// An element-wise sum of IR tensors `ta` and `tb` read with scales `a_s`, `b_s` (their own
+/// zero points), requantized to `cq`: what ONNX Runtime's QLinearAdd kernel computes (the
+/// com.microsoft operator, or a QDQ Add it fused into one), as the IR's [`Add`] layer with MLAS's
+/// AVX2 arithmetic. `what` names the operator in errors.
+pub(super) fn emit_add(ctx: &mut Ctx, what: &str, ta: usize, tb: usize, a_s: f32, b_s: f32, cq: Quant) -> Res<usize> {
+    let shape = ctx.b.shape(ta).to_vec();
+    if ctx.b.shape(tb) != shape.as_slice() {
+        return Err(format!(
+            "{what} operands have IR shapes {:?} and {:?}; broadcasting runs other MLAS code paths, which are not \
+             modelled",
+            shape,
+            ctx.b.shape(tb)
+        )
+        .into());
+    }
+    let layer =
+        Layer::Add(Add { kernel: AddKernel::MlasAvx2, a_scale: f64::from(a_s), b_scale: f64::from(b_s), output: cq });
+    // The exact lowering's own limits (scale ratios, the binary32 grid), reported on this node.
+    let info = |t: usize| TensorInfo { shape: ctx.b.shape(t).to_vec(), quant: ctx.b.quant(t) };
+    Operator::infer(&layer, &[&info(ta), &info(tb)])?;
+    Ok(ctx.b.push_node(layer, vec![ta, tb], shape, cq))
+}
+
+/// Global average pooling of IR tensor `t` (ONNX dims `[1, C, H, W]`) as ONNX Runtime's
+/// `QLinearGlobalAveragePool` computes it (com.microsoft, or a QDQ GlobalAveragePool it fused into
+/// one): MLAS `MlasQLinearGlobalAveragePoolNchw` (`mlas/lib/qlgavgpool.cpp`, SSE2 path on x86-64)
+/// sums each channel's `H·W` integers in int32, adds the bias `−x_zp·H·W`, and requantizes with
+/// `MlasRequantizeOutput`: `clamp(nearbyint(fl(float(acc) · scale)) + y_zp)` where
+/// `scale = fl(x_scale / fl(y_scale · float(H·W)))` — the IR's [`GlobalAvgPool`] with a
+/// `float32` rescale. MLAS throws (no output) when `H·W ≥ 2^24` or the scale is outside
+/// `[2^-32, 256)` (`CheckQLinearGlobalAveragePoolScaleAndSize`): refused by name. Returns the new
+/// tensor and its ONNX dims `[1, C, 1, 1]` (IR shape `[C]`, like a flattened vector).
+pub(super) fn emit_global_avg_pool(
+    ctx: &mut Ctx,
+    what: &str,
+    t: usize,
+    dims: &[usize],
+    x_s: f32,
+    y_s: f32,
+    yq: Quant,
+) -> Res<(usize, Vec<usize>)> {
+    let [c, h, w] = match dims[..] {
+        [1, c, h, w] if ctx.b.shape(t).len() == 3 => [c, h, w],
+        _ => return Err(format!("input dims {dims:?}; only a [1, C, H, W] image is supported").into()),
+    };
+    let xq = ctx.b.quant(t);
+    if xq.dtype != yq.dtype || xq.dtype.bits() != 8 {
+        return refuse(
+            what,
+            Rule::NoKernel,
+            format!(
+                "ONNX Runtime's QLinearGlobalAveragePool takes input and output of one 8-bit type; got {} -> {}",
+                xq.dtype, yq.dtype
+            ),
+        );
+    }
+    let n = h * w;
+    if n >= 1 << 24 || (n as i64) * 255 >= i64::from(i32::MAX) {
+        return refuse(
+            what,
+            Rule::NoKernel,
+            format!("a {h}x{w} image is too large for MLAS's int32 window sums (it rejects H·W ≥ 2^24)"),
+        );
+    }
+    let scale = x_s / (y_s * n as f32);
+    if !(scale >= 2f32.powi(-32) && scale < 256.0) {
+        return refuse(
+            what,
+            Rule::NoKernel,
+            format!(
+                "the rescale x_scale / (y_scale · H·W) = {scale:e} is outside [2^-32, 256): ONNX Runtime's MLAS kernel \
+                 rejects it at run time (\"QLinearGlobalAveragePool parameter out of computation range\")"
+            ),
+        );
+    }
+    let requant = Requant {
+        rescale: vec![Rescale::Float32 { m: f64::from(scale), bias: 0.0, rounding: Rounding::HalfEven }],
+        relu: false,
+    };
+    let t2 = ctx.b.push_node(Layer::GlobalAvgPool(GlobalAvgPool { requant, output: yq }), vec![t], vec![c], yq);
+    Ok((t2, vec![1, c, 1, 1]))
 }

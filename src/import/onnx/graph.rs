@@ -397,6 +397,9 @@ pub struct Builder {
     /// The tensor the next [`Builder::push`] reads: the newest one, unless the ONNX node being
     /// imported reads an earlier tensor (a branch or a skip connection).
     pub cur: usize,
+    /// The ONNX node each layer was emitted for (index into the graph's nodes), so that an error
+    /// the network's validation finds in a layer names that node.
+    pub origin: Vec<usize>,
 }
 
 impl Builder {

@@ -1,7 +1,9 @@
 //! ONNX import: quantized graphs in QOperator form (`QuantizeLinear` → `QLinearMatMul` /
 //! `QLinearConv` / `com.microsoft:QGemm` / `MatMulInteger` / `ConvInteger` … →
-//! `DequantizeLinear`) and in QDQ form (`DequantizeLinear` → float op → `QuantizeLinear`, as
-//! written by ONNX Runtime's `quantize_static(quant_format=QDQ)`), into the sequential IR.
+//! `DequantizeLinear`, com.microsoft `QLinearAdd`/`QLinearGlobalAveragePool` for residual
+//! networks) and in QDQ form (`DequantizeLinear` → float op → `QuantizeLinear`, as written by ONNX
+//! Runtime's `quantize_static(quant_format=QDQ)`), into the IR (a graph: skip connections read
+//! earlier tensors).
 //!
 //! The semantics imported is what ONNX Runtime 1.32's CPU execution provider computes on x86-64
 //! in a default inference session (batch 1, `ORT_ENABLE_ALL`, no session configuration entries):
@@ -196,6 +198,7 @@ const SUPPORTED: &[&str] = &[
     "ConvInteger",
     "com.microsoft:QGemm",
     "com.microsoft:QLinearAdd",
+    "com.microsoft:QLinearGlobalAveragePool",
     "Relu",
     "Clip",
     "MaxPool",
@@ -209,6 +212,8 @@ const SUPPORTED: &[&str] = &[
     "Gemm",
     "MatMul",
     "Conv",
+    "Add",
+    "GlobalAveragePool",
 ];
 
 /// Operators that mark a graph as quantized.
@@ -221,6 +226,7 @@ const QUANT_OPS: &[&str] = &[
     "ConvInteger",
     "com.microsoft:QGemm",
     "com.microsoft:QLinearAdd",
+    "com.microsoft:QLinearGlobalAveragePool",
     "QLinearAdd",
 ];
 
@@ -228,14 +234,8 @@ const QUANT_OPS: &[&str] = &[
 fn known_refusal(op: &str) -> Option<&'static str> {
     match op {
         "QLinearAdd" => Some("QLinearAdd is a com.microsoft operator; the default domain has none"),
-        "Add" | "Sum" => Some(
-            "a float addition of two tensors (ONNX Runtime fuses only DequantizeLinear → Add → QuantizeLinear \
-             into QLinearAdd; this importer maps the com.microsoft QLinearAdd operator, not yet its QDQ form)",
-        ),
-        "AveragePool"
-        | "com.microsoft:QLinearAveragePool"
-        | "GlobalAveragePool"
-        | "com.microsoft:QLinearGlobalAveragePool" => Some(
+        "Sum" => Some("a float sum of tensors (ONNX Runtime fuses only DequantizeLinear → Add → QuantizeLinear)"),
+        "AveragePool" | "com.microsoft:QLinearAveragePool" => Some(
             "ONNX Runtime averages quantized tensors in float (QLinearAveragePool); no exact IR mapping is implemented",
         ),
         "DynamicQuantizeLinear" => {
@@ -629,6 +629,8 @@ fn import(
             continue;
         }
         node(&mut ctx, i, n).map_err(|e| node_err(i, n, e))?;
+        let emitted = ctx.b.layers.len();
+        ctx.b.origin.resize(emitted, i);
     }
 
     // The output. Errors about it name the node that produces it.
@@ -677,7 +679,14 @@ fn import(
             "graph output `{out_name}` is not the last computed tensor (the IR's output is its last node's)"
         )));
     }
-    Ok(Network::graph(name, input, ctx.b.into_nodes())?)
+    let origin = std::mem::take(&mut ctx.b.origin);
+    Network::graph(name, input, ctx.b.into_nodes()).map_err(|e| {
+        // An error in a layer names the ONNX node it was emitted for.
+        match e.layer.and_then(|(k, _)| origin.get(k)).map(|&i| (i, &g.node[i])) {
+            Some((i, n)) => node_err(i, n, NodeErr::Msg(e.message)),
+            None => OnnxError::Invalid(e),
+        }
+    })
 }
 
 /// Dispatch one node.
@@ -686,6 +695,8 @@ fn node(ctx: &mut Ctx, i: usize, n: &NodeProto) -> Res<()> {
         "QuantizeLinear" => qoperator::quantize_linear(ctx, n),
         "DequantizeLinear" => qoperator::dequantize_linear(ctx, i, n),
         "Gemm" | "MatMul" | "Conv" => qdq::fold(ctx, n),
+        "Add" => qdq::fold_add(ctx, n),
+        "GlobalAveragePool" => qdq::fold_global_avg_pool(ctx, n),
         _ => qoperator::node(ctx, n),
     }
 }

@@ -22,7 +22,9 @@
 //!   pairs to uint8 (`s8_to_u8_pairs`), then `QDQSelectorActionTransformer`
 //!   (`selectors_actions/qdq_selector_action_transformer.cc`, selectors in `qdq_selectors.cc`)
 //!   replaces DQ → Conv/MatMul/Gemm [→ redundant Relu/Clip] → Q groups by QLinearConv,
-//!   QLinearMatMul and com.microsoft QGemm (`qdq_actions.cc`). A group that does not match stays
+//!   QLinearMatMul and com.microsoft QGemm, DQ, DQ → Add → Q by com.microsoft QLinearAdd (8-bit,
+//!   scalar parameters) and DQ → GlobalAveragePool → Q by com.microsoft QLinearGlobalAveragePool
+//!   (8-bit) (`qdq_actions.cc`). A group that does not match stays
 //!   DequantizeLinear → float op → QuantizeLinear, which quiver cannot reproduce (float summation
 //!   order): the importer refuses it, naming the node and the rule.
 //! * Level 3: `NhwcTransformer` turns QLinearConv/MaxPool into their NHWC forms (the same integer

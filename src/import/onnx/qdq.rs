@@ -6,7 +6,10 @@
 //! (DequantizeLinear → float op → QuantizeLinear) is refused by name: quiver cannot reproduce
 //! float summation order.
 
-use super::emit::{emit_conv, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW, Kernel, MatMul};
+use super::emit::{
+    emit_add, emit_conv, emit_global_avg_pool, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW,
+    Kernel, MatMul,
+};
 use super::graph::{mlas_rescales, qtype_of, Attrs, QParams, Tensor};
 use super::ort::Rule;
 use super::proto::{data_type as dt, NodeProto};
@@ -149,11 +152,13 @@ fn check_widths(pattern: &str, op: &str, types: &[(&str, QType)]) -> Res<()> {
     Ok(())
 }
 
-/// Fold the float node `n` with its DequantizeLinear inputs and QuantizeLinear output.
-pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+/// Input `i` of the float node `n` of a QDQ group, which must come straight from a
+/// DequantizeLinear of a network tensor: its tensor, ONNX dims, scale and the DequantizeLinear
+/// node. ONNX Runtime groups nothing else (`NodeGroupSelector::CheckQDQNodes`); the float op then
+/// runs in float, which is refused by name.
+fn dq_input(ctx: &mut Ctx, n: &NodeProto, i: usize, pattern: &str) -> Res<(usize, Vec<usize>, f32, usize)> {
     let op = n.op_type.as_str();
-    let pattern = format!("QDQ {op}");
-    let (t, xdims, a_s, dq) = match ctx.input(n, 0)?.clone() {
+    let (t, dims, scale, dq) = match ctx.input(n, i)?.clone() {
         Value::Deq { t, dims, scale, dq } => (t, dims, scale, dq),
         Value::FloatInput { .. } => {
             return Err(format!("{op} on the float graph input: the model is not quantized here (float-only)").into())
@@ -169,7 +174,7 @@ pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
         // ONNX Runtime moves Q/DQ pairs through Reshape, Transpose, Squeeze, Unsqueeze, Slice and
         // MaxPool-12 (qdq_propagation.cc CanNodePropagate) and may then fuse; through any other op
         // (Flatten, Relu, Clip, …) the group stays in float. quiver models neither: refused.
-        let producer = ctx.nodes.iter().find(|p| p.output.first() == n.input.first()).map(op_key).unwrap_or_default();
+        let producer = ctx.nodes.iter().find(|p| p.output.first() == n.input.get(i)).map(op_key).unwrap_or_default();
         let propagates =
             matches!(producer.as_str(), "Reshape" | "Transpose" | "Squeeze" | "Unsqueeze" | "Slice" | "MaxPool");
         let what = if propagates {
@@ -184,15 +189,178 @@ pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
             )
         };
         return refuse(
-            &pattern,
+            pattern,
             Rule::Structure,
             format!(
                 "its input `{}` is computed by a float {producer} from a DequantizeLinear, not by the DequantizeLinear \
                  itself: {what}",
-                n.input[0]
+                n.input[i]
             ),
         );
     };
+    ctx.check_chain(t, &n.input[i])?;
+    Ok((t, dims, scale, dq))
+}
+
+/// Are the scale and zero point (inputs 1 and 2) of the QuantizeLinear/DequantizeLinear `q`
+/// rank-0 constants (an absent zero point counts as one)?
+fn rank0_params(ctx: &Ctx, q: &NodeProto) -> bool {
+    let rank0 = |k: usize| match q.input.get(k).filter(|s| !s.is_empty()) {
+        None => k == 2,
+        Some(name) => matches!(ctx.values.get(name), Some(Value::Const(t)) if t.dims.is_empty()),
+    };
+    rank0(1) && rank0(2)
+}
+
+/// The QuantizeLinear that alone consumes the output of the float node `n` (which must not be a
+/// graph output): its node index, output name, quantization and scale. An activation in between
+/// is refused: for Add and GlobalAveragePool quiver does not model ONNX Runtime's
+/// redundant-activation rule (the QLinear kernels have no fused activation).
+fn sole_q(ctx: &Ctx, n: &NodeProto, pattern: &str) -> Res<(usize, String, Quant, f32)> {
+    let op = n.op_type.as_str();
+    let qi = match ctx.sole_consumer(out_of(n)?) {
+        Some(j) if op_key(&ctx.nodes[j]) == "QuantizeLinear" => j,
+        Some(j) if matches!(op_key(&ctx.nodes[j]).as_str(), "Relu" | "Clip") => {
+            return refuse(
+                pattern,
+                Rule::Activation,
+                format!(
+                    "a {} between {op} and its QuantizeLinear: ONNX Runtime fuses such a group only if the \
+                     quantization makes the activation redundant, a rule quiver does not model for {op}; put the \
+                     activation after the QuantizeLinear (QDQ around it) or fold it into the output range",
+                    ctx.nodes[j].op_type
+                ),
+            )
+        }
+        _ => {
+            return refuse(
+                pattern,
+                Rule::Structure,
+                format!(
+                "the output of {op} must feed exactly one QuantizeLinear and no graph output; otherwise ONNX Runtime \
+                     does not fuse the group and runs {op} in float, which quiver cannot reproduce exactly"
+            ),
+            )
+        }
+    };
+    let qn = &ctx.nodes[qi];
+    let qa = Attrs { node: qn };
+    if qa.int("block_size", 0)? != 0 {
+        return Err("the QuantizeLinear after it is blocked".into());
+    }
+    let default = match qa.int("output_dtype", 0)? {
+        0 => QType::UINT8,
+        t => qtype_of(t as i32).ok_or("unsupported output_dtype")?,
+    };
+    let yp = params(ctx, qn, 1, 2, default, "output")?;
+    let yq: Quant = yp.quant("the output QuantizeLinear")?;
+    Ok((qi, out_of(qn)?.to_string(), yq, yp.scale[0]))
+}
+
+/// DequantizeLinear, DequantizeLinear → Add → QuantizeLinear, which ONNX Runtime fuses into
+/// com.microsoft QLinearAdd (`BinaryNodeGroupSelector` in qdq_selectors.cc, `BinaryReplaceWithQLinear`
+/// in qdq_actions.cc) when both operands and the output have one 8-bit type and every scale and
+/// zero point is a rank-0 scalar (an absent zero point counts as one). With a 1-element vector
+/// anywhere ONNX Runtime 1.32 keeps the float Add (measured: `scripts/onnx/probe_qdq_fusion.py`);
+/// refused by name.
+pub(super) fn fold_add(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+    let pattern = "QDQ Add";
+    let (ta, adims, a_s, dqa) = dq_input(ctx, n, 0, pattern)?;
+    let (tb, bdims, b_s, dqb) = dq_input(ctx, n, 1, pattern)?;
+    let (qi, q_out, yq, _) = sole_q(ctx, n, pattern)?;
+    let (aq, bq) = (ctx.b.quant(ta), ctx.b.quant(tb));
+    check_widths(
+        pattern,
+        "Add",
+        &[("the first operand", aq.dtype), ("the second operand", bq.dtype), ("the output", yq.dtype)],
+    )?;
+    if aq.dtype != bq.dtype || aq.dtype != yq.dtype {
+        return refuse(
+            pattern,
+            Rule::TypeCombination,
+            format!(
+                "operands {} and {} with output {}: ONNX Runtime fuses only groups of one type and runs Add in float, \
+                 which quiver cannot reproduce exactly",
+                aq.dtype, bq.dtype, yq.dtype
+            ),
+        );
+    }
+    // QDQS8ToU8Transformer shifts rewritten int8 pairs to uint8 (zero points + 128); QLinearAdd's
+    // binary32 arithmetic is not invariant under that shift, and quiver does not model it.
+    let rewritten = [(dqa, 0), (dqb, 0)]
+        .iter()
+        .map(|&(d, k)| ctx.nodes[d].input[k].clone())
+        .chain(std::iter::once(q_out.clone()))
+        .any(|name| ort_type(ctx, &name, QType::INT8) != QType::INT8);
+    if aq.dtype == QType::INT8 && rewritten {
+        return refuse(
+            pattern,
+            Rule::TypeCombination,
+            "int8 operands or output that ONNX Runtime first rewrites to uint8 (QDQS8ToU8Transformer, zero points \
+             shifted by 128): the fused QLinearAdd then computes in float on the shifted values, which quiver does not \
+             model; quantize the activations as uint8",
+        );
+    }
+    for (node, what) in
+        [(dqa, "first operand's DequantizeLinear"), (dqb, "second operand's DequantizeLinear"), (qi, "QuantizeLinear")]
+    {
+        if !rank0_params(ctx, &ctx.nodes[node]) {
+            return refuse(
+                pattern,
+                Rule::Structure,
+                format!(
+                    "the {what} has a scale or zero point that is not a rank-0 scalar: ONNX Runtime 1.32 fuses \
+                     DequantizeLinear → Add → QuantizeLinear into QLinearAdd only with scalar parameters and otherwise \
+                     adds in float, which quiver cannot reproduce exactly"
+                ),
+            );
+        }
+    }
+    if adims != bdims {
+        return Err(format!(
+            "Add operands have shapes {adims:?} and {bdims:?}; broadcasting runs other MLAS code paths, which are not \
+             modelled"
+        )
+        .into());
+    }
+    let t = emit_add(ctx, pattern, ta, tb, a_s, b_s, yq)?;
+    ctx.skip.insert(qi);
+    ctx.values.insert(q_out, Value::Int { t, dims: adims });
+    Ok(())
+}
+
+/// DequantizeLinear → GlobalAveragePool → QuantizeLinear, which ONNX Runtime fuses into
+/// com.microsoft QLinearGlobalAveragePool (`UnaryNodeGroupSelector`: input and output of one type,
+/// not 16-bit, not 4-bit; `UnaryReplaceWithQLinear`), with the DequantizeLinear's and the
+/// QuantizeLinear's parameters (per-tensor, scalars or 1-element vectors alike).
+pub(super) fn fold_global_avg_pool(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+    let pattern = "QDQ GlobalAveragePool";
+    let (t, dims, x_s, dq) = dq_input(ctx, n, 0, pattern)?;
+    let (qi, q_out, yq, y_s) = sole_q(ctx, n, pattern)?;
+    let xq = ctx.b.quant(t);
+    check_widths(pattern, "GlobalAveragePool", &[("the input", xq.dtype), ("the output", yq.dtype)])?;
+    let (xt, yt) = (ort_type(ctx, &ctx.nodes[dq].input[0], xq.dtype), ort_type(ctx, &q_out, yq.dtype));
+    if xt != yt || xq.dtype != yq.dtype {
+        return refuse(
+            pattern,
+            Rule::TypeCombination,
+            format!(
+                "its input is {xt} but its output {yt} (as ONNX Runtime sees them): ONNX Runtime fuses only groups of \
+                 one type and runs GlobalAveragePool in float, which quiver cannot reproduce exactly"
+            ),
+        );
+    }
+    let (t2, odims) = emit_global_avg_pool(ctx, pattern, t, &dims, x_s, y_s, yq)?;
+    ctx.skip.insert(qi);
+    ctx.values.insert(q_out, Value::Int { t: t2, dims: odims });
+    Ok(())
+}
+
+/// Fold the float node `n` with its DequantizeLinear inputs and QuantizeLinear output.
+pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+    let op = n.op_type.as_str();
+    let pattern = format!("QDQ {op}");
+    let (t, xdims, a_s, dq) = dq_input(ctx, n, 0, &pattern)?;
     ctx.check_chain(t, &n.input[0])?;
     let xq = ctx.b.quant(t);
     let a_type = ort_type(ctx, &ctx.nodes[dq].input[0], xq.dtype);
@@ -288,14 +456,7 @@ pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     let mut relu = false;
     if let Some(j) = act {
         let an = &ctx.nodes[j];
-        let rank0 = |k: usize| match qn.input.get(k).filter(|s| !s.is_empty()) {
-            None => Some(k == 2),
-            Some(name) => match ctx.values.get(name) {
-                Some(Value::Const(t)) => Some(t.dims.is_empty()),
-                _ => None,
-            },
-        };
-        let scalars = rank0(1) == Some(true) && rank0(2) == Some(true);
+        let scalars = rank0_params(ctx, qn);
         let explicit_8bit_zp = qn.input.get(2).is_some_and(|z| !z.is_empty()) && yq.dtype.bits() == 8;
         if an.op_type == "Relu" {
             if yq.zero_point != yq.dtype.min() || !(scalars || explicit_8bit_zp) {

@@ -6,20 +6,23 @@
 //! `core/providers/cpu/math/matmul_integer.cc`, `core/providers/cpu/nn/conv_integer.cc`, all on
 //! MLAS (see [`super::ort`]).
 
-use super::emit::{emit_conv, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW, Kernel, MatMul};
+use super::emit::{
+    emit_add, emit_conv, emit_global_avg_pool, emit_matmul, float_clip_bounds, int32_bias, out_of, params, ConvW,
+    Kernel, MatMul,
+};
 use super::graph::{ir_shape, mlas_rescales, qtype_of, window, Attrs, Data, QParams, Tensor};
 use super::ort::Rule;
 use super::proto::{data_type as dt, NodeProto};
 use super::{op_key, refuse, Ctx, Res, Value};
-use crate::net::ops::Operator;
 use crate::net::validate::MAX_ELEMENTS;
-use crate::net::{Add, AddKernel, Layer, MaxPool2d, QType, Quant, TensorInfo};
+use crate::net::{Layer, MaxPool2d, QType, Quant};
 
 /// Dispatch a node other than QuantizeLinear, DequantizeLinear and the QDQ float ops.
 pub(super) fn node(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
     match op_key(n).as_str() {
         "QLinearMatMul" => qlinear_matmul(ctx, n),
         "com.microsoft:QLinearAdd" => qlinear_add(ctx, n),
+        "com.microsoft:QLinearGlobalAveragePool" => qlinear_global_avg_pool(ctx, n),
         "com.microsoft:QGemm" => qgemm(ctx, n),
         "QLinearConv" => qlinear_conv(ctx, n),
         "MatMulInteger" => matmul_integer(ctx, n),
@@ -191,17 +194,22 @@ fn qlinear_add(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
         )
         .into());
     }
-    let shape = ctx.b.shape(ta).to_vec();
-    if ctx.b.shape(tb) != shape.as_slice() {
-        return Err("QLinearAdd operands have different IR shapes".into());
-    }
-    let layer =
-        Layer::Add(Add { kernel: AddKernel::MlasAvx2, a_scale: f64::from(a_s), b_scale: f64::from(b_s), output: cq });
-    // The exact lowering's own limits (scale ratios, the binary32 grid), reported on this node.
-    let info = |t: usize| TensorInfo { shape: ctx.b.shape(t).to_vec(), quant: ctx.b.quant(t) };
-    Operator::infer(&layer, &[&info(ta), &info(tb)])?;
-    let t = ctx.b.push_node(layer, vec![ta, tb], shape, cq);
+    let t = emit_add(ctx, "QLinearAdd", ta, tb, a_s, b_s, cq)?;
     ctx.set(n, Value::Int { t, dims: adims })
+}
+
+/// com.microsoft QLinearGlobalAveragePool (contrib_ops/cpu/quantization/qlinear_global_average_pool.cc
+/// → MLAS, see [`emit_global_avg_pool`]); NCHW input (`channels_last = 0`) only.
+fn qlinear_global_avg_pool(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
+    let channels_last = Attrs { node: n }.int("channels_last", 0)?;
+    if channels_last != 0 {
+        return Err("channels_last = 1 (an NHWC input) is not supported".into());
+    }
+    let (x_s, xq) = input_quant(ctx, n, 1, 2)?;
+    let (y_s, yq) = out_quant(ctx, n, 3, 4)?;
+    let (t, dims) = ctx.take_int(n, 0, Some(xq))?;
+    let (t2, odims) = emit_global_avg_pool(ctx, "QLinearGlobalAveragePool", t, &dims, x_s, y_s, yq)?;
+    ctx.set(n, Value::Int { t: t2, dims: odims })
 }
 
 /// MatMulInteger and ConvInteger: ONNX Runtime's kernels take 8-bit inputs and weights.
@@ -363,6 +371,22 @@ fn elementwise(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
         "Identity" => t,
         "Relu" => {
             if deq.is_some() {
+                // ONNX Runtime 1.32's ReluQuantFusion (relu_quantizelinear.cc) removes a Relu before
+                // a QuantizeLinear with a 4-bit zero point whatever its value (measured:
+                // scripts/onnx/probe_qdq_fusion.py), so it computes no Relu there unless the zero
+                // point is the type's minimum (where the Relu changes nothing).
+                if q.dtype.bits() < 8 && q.zero_point != q.dtype.min() {
+                    return refuse(
+                        "QDQ Relu",
+                        Rule::Activation,
+                        format!(
+                            "a Relu on a dequantized {} tensor with zero point {} (not the type's minimum): ONNX \
+                             Runtime 1.32 drops such a Relu before a QuantizeLinear with a sub-byte zero point \
+                             (ReluQuantFusion) and computes no Relu at all, which quiver does not reproduce",
+                            q.dtype, q.zero_point
+                        ),
+                    );
+                }
                 // relu(DQ(x)) = DQ(max(x, zp)) exactly: DQ is monotone and DQ(zp) = 0.
                 let shape = ctx.b.shape(t).to_vec();
                 ctx.b.push(Layer::Relu, shape, q)
