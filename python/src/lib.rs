@@ -354,7 +354,7 @@ fn pipeline_options(
         }),
         false => None,
     };
-    Ok(Options { bounds, probe, search, backends, crosscheck, time_limit, threads })
+    Ok(Options { bounds, probe, search, backends, crosscheck, time_limit, threads, ..Options::default() })
 }
 
 fn seconds(name: &str, s: f64) -> PyResult<Duration> {

@@ -468,6 +468,16 @@ mod tests {
         assert_eq!(v, Verdict::unknown(Unknown::TimeLimit("a; time limit: smt-bv: z3".into())));
     }
 
+    /// The report decides, and as enumeration over the box does.
+    fn assert_matches_enumeration(case: usize, net: &Network, spec: &Spec, report: &Report) {
+        let truth = crate::testgen::enumerate_violation(net, spec);
+        match &report.verdict {
+            Verdict::Verified => assert!(truth.is_none(), "case {case}: verified, but {truth:?} violates"),
+            Verdict::Falsified { .. } => assert!(truth.is_some(), "case {case}: falsified a safe query"),
+            Verdict::Unknown { reason } => panic!("case {case}: unknown ({reason})"),
+        }
+    }
+
     /// With LP tightening before the MILP, verdicts still match enumeration, and the stage does
     /// run (and decides some queries by itself) on random multi-layer networks.
     #[cfg(feature = "milp")]
@@ -484,12 +494,7 @@ mod tests {
             let b = testgen::input_box(&mut rng, &net, 300);
             let spec = testgen::spec(&mut rng, &net, b);
             let report = verify(&net, &spec, &opts);
-            let truth = testgen::enumerate_violation(&net, &spec);
-            match &report.verdict {
-                Verdict::Verified => assert!(truth.is_none(), "case {case}: verified, but {truth:?} violates"),
-                Verdict::Falsified { .. } => assert!(truth.is_some(), "case {case}: falsified a safe query"),
-                Verdict::Unknown { reason } => panic!("case {case}: unknown ({reason})"),
-            }
+            assert_matches_enumeration(case, &net, &spec, &report);
             tightened += usize::from(report.stages.iter().any(|s| s.name == "tighten (lp)"));
         }
         assert!(tightened >= 10, "the tightening stage ran on only {tightened} of 300 queries");
@@ -518,12 +523,7 @@ mod tests {
                 spec.unsafe_dnf.extend(more);
             }
             let report = verify(&net, &spec, &opts);
-            let truth = testgen::enumerate_violation(&net, &spec);
-            match &report.verdict {
-                Verdict::Verified => assert!(truth.is_none(), "case {case}: verified, but {truth:?} violates"),
-                Verdict::Falsified { .. } => assert!(truth.is_some(), "case {case}: falsified a safe query"),
-                Verdict::Unknown { reason } => panic!("case {case}: unknown ({reason})"),
-            }
+            assert_matches_enumeration(case, &net, &spec, &report);
             if let Some(order) = &report.stats.backend_disjuncts {
                 let SpecStatus::Open(open) = bounds::analyze(&net, &spec, opts.bounds).status else {
                     panic!("case {case}: a backend order without open disjuncts")

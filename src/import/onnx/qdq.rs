@@ -243,6 +243,13 @@ fn sole_q(ctx: &Ctx, n: &NodeProto, pattern: &str) -> Res<(usize, String, Quant,
             )
         }
     };
+    let (out, yq, y_s) = q_output(ctx, qi)?;
+    Ok((qi, out, yq, y_s))
+}
+
+/// The output of QuantizeLinear node `qi` that closes a QDQ group: its name, quantization and
+/// scale (an unset `output_dtype` and zero point mean uint8, as in ONNX).
+fn q_output(ctx: &Ctx, qi: usize) -> Res<(String, Quant, f32)> {
     let qn = &ctx.nodes[qi];
     let qa = Attrs { node: qn };
     if qa.int("block_size", 0)? != 0 {
@@ -254,7 +261,7 @@ fn sole_q(ctx: &Ctx, n: &NodeProto, pattern: &str) -> Res<(usize, String, Quant,
     };
     let yp = params(ctx, qn, 1, 2, default, "output")?;
     let yq: Quant = yp.quant("the output QuantizeLinear")?;
-    Ok((qi, out_of(qn)?.to_string(), yq, yp.scale[0]))
+    Ok((out_of(qn)?.to_string(), yq, yp.scale[0]))
 }
 
 /// DequantizeLinear, DequantizeLinear → Add → QuantizeLinear, which ONNX Runtime fuses into
@@ -392,19 +399,8 @@ pub(super) fn fold(ctx: &mut Ctx, n: &NodeProto) -> Res<()> {
         }
     };
     skip.push(qi);
+    let (q_out, yq, y_s) = q_output(ctx, qi)?;
     let qn = &ctx.nodes[qi];
-    let qa = Attrs { node: qn };
-    if qa.int("block_size", 0)? != 0 {
-        return Err("the QuantizeLinear after it is blocked".into());
-    }
-    let default = match qa.int("output_dtype", 0)? {
-        0 => QType::UINT8,
-        t => qtype_of(t as i32).ok_or("unsupported output_dtype")?,
-    };
-    let yp = params(ctx, qn, 1, 2, default, "output")?;
-    let yq: Quant = yp.quant("the output QuantizeLinear")?;
-    let y_s = yp.scale[0];
-    let q_out = out_of(qn)?.to_string();
     let y_type = ort_type(ctx, &q_out, yq.dtype);
 
     // Weights (and bias) must be DequantizeLinear of constants.
