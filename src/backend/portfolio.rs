@@ -34,7 +34,7 @@ impl Backend for Portfolio {
         let mut wins = vec![0usize; members.len()];
         for k in 0..disjuncts {
             if opts.budget.is_stopped() {
-                unknowns.push(opts.budget.stop_reason(format!("disjunct {k}: not attempted")));
+                unknowns.push((k, opts.budget.stop_reason("not attempted")));
                 break;
             }
             let sub = query.spec.only_disjunct(k);
@@ -98,15 +98,14 @@ impl Backend for Portfolio {
                 (None, None) => {}
             }
             let timed_out = opts.budget.is_stopped();
-            unknowns.push(Unknown::combine(reasons).prefixed(&format!("disjunct {k}: ")));
+            unknowns.push((k, Unknown::combine(reasons)));
             if timed_out {
                 break;
             }
         }
         record_wins(&mut stats, &members, &wins);
         stats.extra.insert("subproblems".into(), disjuncts as f64);
-        let verdict =
-            if unknowns.is_empty() { Verdict::Verified } else { Verdict::unknown(Unknown::combine(unknowns)) };
+        let verdict = Unknown::per_disjunct(unknowns, disjuncts).map_or(Verdict::Verified, Verdict::unknown);
         (verdict, stats)
     }
 }

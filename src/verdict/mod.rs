@@ -102,6 +102,56 @@ impl Unknown {
         let text = reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; ");
         kind.map(|_| text)
     }
+
+    /// The reasons a backend left some of a query's `disjuncts` undecided, as one: equal
+    /// reasons are said once with the disjuncts they hold for (`"disjuncts 0–3, 5: time limit:
+    /// …"`), in the order first seen; with a single disjunct, without a prefix. `None` if there
+    /// is no reason (every disjunct decided).
+    pub fn per_disjunct(reasons: Vec<(usize, Unknown)>, disjuncts: usize) -> Option<Unknown> {
+        if reasons.is_empty() {
+            return None;
+        }
+        if disjuncts <= 1 {
+            return Some(Unknown::combine(reasons.into_iter().map(|(_, r)| r).collect()));
+        }
+        let mut groups: Vec<(Unknown, Vec<usize>)> = Vec::new();
+        for (k, r) in reasons {
+            match groups.iter_mut().find(|(g, _)| *g == r) {
+                Some((_, ks)) => ks.push(k),
+                None => groups.push((r, vec![k])),
+            }
+        }
+        let grouped = groups
+            .into_iter()
+            .map(|(r, ks)| {
+                let noun = if ks.len() == 1 { "disjunct" } else { "disjuncts" };
+                r.prefixed(&format!("{noun} {}: ", index_ranges(&ks)))
+            })
+            .collect();
+        Some(Unknown::combine(grouped))
+    }
+}
+
+/// `[0, 1, 2, 5, 7, 8]` as `"0–2, 5, 7, 8"` (runs of three or more as ranges).
+fn index_ranges(ks: &[usize]) -> String {
+    let mut sorted = ks.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1] == sorted[j] + 1 {
+            j += 1;
+        }
+        if j >= i + 2 {
+            parts.push(format!("{}–{}", sorted[i], sorted[j]));
+        } else {
+            parts.extend(sorted[i..=j].iter().map(|k| k.to_string()));
+        }
+        i = j + 1;
+    }
+    parts.join(", ")
 }
 
 impl fmt::Display for Unknown {
@@ -195,6 +245,19 @@ mod tests {
         let one = Unknown::MemoryLimit("z3: out of memory".into());
         assert_eq!(Unknown::combine(vec![one.clone()]), one);
         assert_eq!(one.to_string(), "memory limit: z3: out of memory");
+    }
+
+    #[test]
+    fn per_disjunct_reasons_are_grouped_once_each() {
+        let t = || Unknown::TimeLimit("not finished within the time limit".into());
+        let reasons = (0..9).map(|k| (k, t())).chain([(9, Unknown::SolverError("bad".into()))]).collect();
+        let r = Unknown::per_disjunct(reasons, 12).expect("a reason");
+        assert_eq!(r.kind(), "time_limit");
+        assert_eq!(r.detail(), "disjuncts 0–8: not finished within the time limit; solver error: disjunct 9: bad");
+        let r = Unknown::per_disjunct(vec![(0, t()), (1, t()), (4, t())], 5).expect("a reason");
+        assert_eq!(r.detail(), "disjuncts 0, 1, 4: not finished within the time limit");
+        assert_eq!(Unknown::per_disjunct(vec![(0, t())], 1), Some(t()));
+        assert_eq!(Unknown::per_disjunct(Vec::new(), 3), None);
     }
 
     #[test]

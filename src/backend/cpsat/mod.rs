@@ -58,7 +58,7 @@ impl Backend for CpSat {
                 }
                 Decision::Unknown(u) => {
                     let stop = matches!(u, Unknown::TimeLimit(_) | Unknown::Interrupted(_));
-                    unknowns.push(if disjuncts > 1 { u.prefixed(&format!("disjunct {k}: ")) } else { u });
+                    unknowns.push((k, u));
                     // Out of time: the later disjuncts cannot be attempted either.
                     if stop {
                         break;
@@ -67,8 +67,7 @@ impl Backend for CpSat {
             }
         }
         stats.extra.insert("subproblems".into(), disjuncts as f64);
-        let verdict =
-            if unknowns.is_empty() { Verdict::Verified } else { Verdict::unknown(Unknown::combine(unknowns)) };
+        let verdict = Unknown::per_disjunct(unknowns, disjuncts).map_or(Verdict::Verified, Verdict::unknown);
         (verdict, stats)
     }
 }

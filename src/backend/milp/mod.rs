@@ -142,20 +142,15 @@ impl Backend for Milp {
                     break;
                 }
                 Some(Decision::Unreachable) => {}
-                Some(Decision::Unknown(reason)) => {
-                    unknowns.push(if disjuncts > 1 { reason.prefixed(&format!("disjunct {k}: ")) } else { reason })
-                }
+                Some(Decision::Unknown(reason)) => unknowns.push((k, reason)),
                 // Interrupted by another disjunct's witness (this reason is then never shown),
                 // or by the budget.
-                None | Some(Decision::Interrupted) => unknowns.push(stopped(opts).prefixed(&format!("disjunct {k}: "))),
+                None | Some(Decision::Interrupted) => unknowns.push((k, stopped(opts))),
             }
         }
-        let verdict = verdict.unwrap_or_else(|| {
-            if unknowns.is_empty() {
-                Verdict::Verified
-            } else {
-                Verdict::unknown(Unknown::combine(unknowns))
-            }
+        let verdict = verdict.unwrap_or_else(|| match Unknown::per_disjunct(unknowns, disjuncts) {
+            None => Verdict::Verified,
+            Some(u) => Verdict::unknown(u),
         });
         stats.extra.insert("rounds".into(), rounds as f64);
         stats.extra.insert("subproblems".into(), disjuncts as f64);

@@ -148,7 +148,7 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
                     break;
                 }
                 Decision::Unknown(reason) => {
-                    unknowns.push(reason.prefixed(&format!("disjunct {k}: ")));
+                    unknowns.push((k, reason));
                     if budget.is_stopped() {
                         break;
                     }
@@ -160,11 +160,9 @@ pub fn solve(query: &Query<'_>, backend: &SmtBackend, opts: &BackendOptions) -> 
             Some(witness) => Verdict::Falsified { witness },
             None if unknowns.is_empty() => Verdict::Verified,
             None => {
-                let skipped = enc.disjuncts.len() - solved;
-                if skipped > 0 {
-                    unknowns.push(Unknown::Incomplete(format!("{skipped} more disjunct(s) not tried")));
-                }
-                Verdict::unknown(Unknown::combine(unknowns))
+                let n = enc.disjuncts.len();
+                unknowns.extend((solved..n).map(|k| (k, Unknown::Incomplete("not tried".into()))));
+                Unknown::per_disjunct(unknowns, n).map_or(Verdict::Verified, Verdict::unknown)
             }
         }
     };
