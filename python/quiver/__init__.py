@@ -166,13 +166,16 @@ def verify(
     crosscheck: bool = False,
     probe: bool = True,
     seed: int = 0,
+    tighten: bool = True,
 ) -> Report:
     """Decide ``spec`` on ``net``; the same pipeline as ``quiver verify``.
 
     Stages: probe (box center and corners) → bounds (``"none"``, ``"interval"``,
     ``"symbolic"``) → gradient counterexample search (``search``, at most ``search_budget``
-    seconds) → complete backend(s) (``"milp"``, ``"smt-bv"``, ``"smt-lia"``, ``"milp-whole"``,
-    ``"all"`` or ``"none"``; a list with ``crosscheck=True`` runs each and compares).
+    seconds) → LP tightening of the symbolic bounds (``tighten``; ``quiver verify --tighten``)
+    → complete backend(s) (``"milp"``, ``"smt-bv"``, ``"smt-lia"``, ``"cpsat"``, ``"portfolio"``,
+    ``"bab"``, ``"milp-whole"``, ``"all"`` or ``"none"``; a list with ``crosscheck=True`` runs
+    each and compares).
     ``timeout`` (seconds) bounds the whole pipeline; ``threads=0`` uses every core.
 
     The GIL is released while it runs; Ctrl-C (KeyboardInterrupt) stops the solvers and is
@@ -180,7 +183,7 @@ def verify(
     """
     backends = [backend] if isinstance(backend, str) else list(backend)
     return _quiver._verify(
-        net, spec, backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed
+        net, spec, backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed, tighten
     )
 
 
@@ -226,6 +229,7 @@ def equiv(
     crosscheck: bool = False,
     probe: bool = True,
     seed: int = 0,
+    tighten: bool = True,
 ) -> EquivReport:
     """δ-equivalence of two networks on an input box; the same procedure as ``quiver equiv``.
 
@@ -257,7 +261,7 @@ def equiv(
     hi = None if upper is None else _integers(upper, "upper")
     return _quiver._equiv(
         a, b, xi, eps, eps_real, lo, hi, delta, delta_real, same_class, tie,
-        backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed,
+        backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed, tighten,
     )
 
 
@@ -279,6 +283,7 @@ def radius(
     threads: int = 1,
     probe: bool = True,
     seed: int = 0,
+    tighten: bool = True,
 ) -> Dict[str, Any]:
     """The maximum robustness radius around the integer input ``x``, as ``quiver radius --json``.
 
@@ -295,7 +300,7 @@ def radius(
     backends = [backend] if isinstance(backend, str) else list(backend)
     text = _quiver._radius(
         net, xi, label, tie, max_eps, eps_real_step, strategy, eps_timeout, timeout,
-        backends, bounds, search, search_budget, threads, probe, seed,
+        backends, bounds, search, search_budget, threads, probe, seed, tighten,
     )
     return json.loads(text)
 

@@ -105,6 +105,7 @@ def _verify(
     crosscheck: bool,
     probe: bool,
     seed: int,
+    tighten: bool,
 ) -> Report: ...
 def _equiv(
     a: Network,
@@ -127,6 +128,7 @@ def _equiv(
     crosscheck: bool,
     probe: bool,
     seed: int,
+    tighten: bool,
 ) -> EquivReport: ...
 def _radius(
     net: Network,
@@ -145,4 +147,5 @@ def _radius(
     threads: int,
     probe: bool,
     seed: int,
+    tighten: bool,
 ) -> str: ...

@@ -323,6 +323,7 @@ fn pipeline_options(
     crosscheck: bool,
     probe: bool,
     seed: u64,
+    tighten: bool,
 ) -> PyResult<Options> {
     let bounds = bounds.parse().map_err(option_err)?;
     let backends: Vec<String> = backends.into_iter().filter(|b| b != "none").collect();
@@ -354,7 +355,7 @@ fn pipeline_options(
         }),
         false => None,
     };
-    Ok(Options { bounds, probe, search, backends, crosscheck, time_limit, threads, ..Options::default() })
+    Ok(Options { bounds, probe, search, backends, crosscheck, time_limit, threads, tighten })
 }
 
 fn seconds(name: &str, s: f64) -> PyResult<Duration> {
@@ -391,7 +392,7 @@ fn tie_rule(tie: &str) -> PyResult<TieRule> {
 
 /// Run the verification pipeline with the GIL released; Ctrl-C stops it (KeyboardInterrupt).
 #[pyfunction]
-#[pyo3(signature = (net, spec, backends, bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0))]
+#[pyo3(signature = (net, spec, backends, bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _verify(
     py: Python<'_>,
@@ -406,9 +407,11 @@ fn _verify(
     crosscheck: bool,
     probe: bool,
     seed: u64,
+    tighten: bool,
 ) -> PyResult<PyReport> {
     spec.spec.check(&net.net).map_err(spec_err)?;
-    let opts = pipeline_options(backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed)?;
+    let opts =
+        pipeline_options(backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed, tighten)?;
     let budget = Budget::new(opts.time_limit);
     let (net, spec) = (&net.net, &spec.spec);
     let report = cancellable(py, &budget, || verify_within(net, spec, &opts, &budget))?;
@@ -510,7 +513,7 @@ fn equiv_box(
 
 /// δ-equivalence of `a` and `b` on a box, with the GIL released; Ctrl-C stops it.
 #[pyfunction]
-#[pyo3(signature = (a, b, x=None, eps=None, eps_real=None, lower=None, upper=None, delta=None, delta_real=None, same_class=false, tie="any", backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0))]
+#[pyo3(signature = (a, b, x=None, eps=None, eps_real=None, lower=None, upper=None, delta=None, delta_real=None, same_class=false, tie="any", backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _equiv(
     py: Python<'_>,
@@ -534,6 +537,7 @@ fn _equiv(
     crosscheck: bool,
     probe: bool,
     seed: u64,
+    tighten: bool,
 ) -> PyResult<PyEquivReport> {
     let relation = match (delta, delta_real, same_class) {
         (Some(d), None, false) => Relation::Delta(d),
@@ -542,7 +546,8 @@ fn _equiv(
         _ => return Err(spec_err("give exactly one of delta, delta_real and same_class=True")),
     };
     let (input, real_input) = equiv_box(&a.net, x, eps, eps_real, lower, upper)?;
-    let opts = pipeline_options(backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed)?;
+    let opts =
+        pipeline_options(backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed, tighten)?;
     let q = EquivQuery { a: &a.net, b: &b.net, input, real_input, relation };
     let budget = Budget::new(opts.time_limit);
     let report = cancellable(py, &budget, || equiv(&q, &opts, &budget))?.map_err(spec_err)?;
@@ -552,7 +557,7 @@ fn _equiv(
 /// The maximum robustness radius around `x` (as `quiver radius --json`, a JSON string), with
 /// the GIL released; Ctrl-C stops it and returns nothing (KeyboardInterrupt).
 #[pyfunction]
-#[pyo3(signature = (net, x, label, tie="any", max_eps=None, eps_real_step=None, strategy="search", eps_timeout=None, timeout=None, backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=1.0, threads=1, probe=true, seed=0))]
+#[pyo3(signature = (net, x, label, tie="any", max_eps=None, eps_real_step=None, strategy="search", eps_timeout=None, timeout=None, backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=1.0, threads=1, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _radius(
     py: Python<'_>,
@@ -572,8 +577,10 @@ fn _radius(
     threads: usize,
     probe: bool,
     seed: u64,
+    tighten: bool,
 ) -> PyResult<String> {
-    let verify = pipeline_options(backends, bounds, search, search_budget, eps_timeout, threads, false, probe, seed)?;
+    let verify =
+        pipeline_options(backends, bounds, search, search_budget, eps_timeout, threads, false, probe, seed, tighten)?;
     let strategy: Strategy = strategy.parse().map_err(option_err)?;
     let total = match timeout {
         Some(t) if t <= 0.0 => {

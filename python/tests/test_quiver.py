@@ -240,3 +240,18 @@ def test_radius_matches_verify_at_its_ends():
         assert quiver.verify(net, spec, timeout=30).verdict != "verified"
     with pytest.raises(quiver.OptionError):
         quiver.radius(net, x, strategy="bogus")
+
+
+def test_lp_tightening_is_on_by_default_and_can_be_turned_off():
+    net = quiver.load(MODELS / "mnist_mlp.json")
+    v = json.loads((MODELS / "mnist_mlp.vectors.json").read_text())
+    x, label = np.array(v["inputs"][0]), v["labels"][0]
+    # At ε = 4 the bounds leave disjuncts with unstable hidden neurons open, so the backend runs.
+    spec = quiver.robustness(net, x, eps=4, label=label)
+    # No search: under load it could spend the whole time limit before the backend.
+    on = quiver.verify(net, spec, timeout=2, search=False)
+    off = quiver.verify(net, spec, timeout=2, search=False, tighten=False)
+    names = lambda r: [s["name"] for s in r.stages]
+    assert "tighten (lp)" in names(on), names(on)
+    assert "tighten (lp)" not in names(off), names(off)
+    assert any(n.startswith("backend") for n in names(off))
