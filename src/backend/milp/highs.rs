@@ -145,14 +145,9 @@ fn status_name(s: i32) -> &'static str {
     }
 }
 
-/// Solve a model with HiGHS (quiet), reading the raw status and the primal solution. Setting
-/// `stop` interrupts the run (status "interrupted"); `deadline` (`None`: none) becomes HiGHS's
-/// time limit once the model is passed, so building it counts against the deadline too.
-///
-/// HiGHS checks its time limit and interrupt only at some points: in the root node's separation
-/// rounds of a MIP with wide general-integer domains it was measured to run 7 s past both (see
-/// benchmarks/timelimits/). [`solve_within`] holds the deadline regardless.
-pub fn solve(model: &MilpModel, deadline: Option<Instant>, threads: usize, stop: Option<&AtomicBool>) -> Run {
+/// The model as a HiGHS problem: one column per variable in model order (with its objective
+/// cost), one row per row. `relax` declares every column continuous: the LP relaxation.
+pub(crate) fn row_problem(model: &MilpModel, relax: bool) -> (RowProblem, Vec<highs::Col>) {
     let mut p = RowProblem::default();
     let cols: Vec<_> = model
         .vars
@@ -161,6 +156,7 @@ pub fn solve(model: &MilpModel, deadline: Option<Instant>, threads: usize, stop:
         .map(|(i, v)| {
             let cost = model.objective.iter().find(|t| t.0 == i).map_or(0.0, |t| t.1);
             match v.kind {
+                _ if relax => p.add_column(cost, v.lb..=v.ub),
                 VarKind::Continuous => p.add_column(cost, v.lb..=v.ub),
                 VarKind::Integer | VarKind::Binary => p.add_integer_column(cost, v.lb..=v.ub),
             }
@@ -173,6 +169,18 @@ pub fn solve(model: &MilpModel, deadline: Option<Instant>, threads: usize, stop:
             Sense::Ge => p.add_row(r.rhs.., terms),
         }
     }
+    (p, cols)
+}
+
+/// Solve a model with HiGHS (quiet), reading the raw status and the primal solution. Setting
+/// `stop` interrupts the run (status "interrupted"); `deadline` (`None`: none) becomes HiGHS's
+/// time limit once the model is passed, so building it counts against the deadline too.
+///
+/// HiGHS checks its time limit and interrupt only at some points: in the root node's separation
+/// rounds of a MIP with wide general-integer domains it was measured to run 7 s past both (see
+/// benchmarks/timelimits/). [`solve_within`] holds the deadline regardless.
+pub fn solve(model: &MilpModel, deadline: Option<Instant>, threads: usize, stop: Option<&AtomicBool>) -> Run {
+    let (p, _) = row_problem(model, false);
     let threads = thread_size(threads);
     let mut m = match p.try_optimise(Objective::Minimise) {
         Ok(m) => m,

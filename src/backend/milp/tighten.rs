@@ -28,7 +28,7 @@ use crate::budget::Budget;
 use crate::net::form::Form;
 use crate::net::Network;
 use crate::spec::InputBox;
-use highs::{Col, HighsModelStatus, RowProblem, Sense as Objective};
+use highs::{Col, HighsModelStatus, Sense as Objective};
 use std::time::{Duration, Instant};
 
 /// Unit roundoff of `f64`.
@@ -132,16 +132,10 @@ struct Lp {
 }
 
 impl Lp {
+    /// `m` has no objective (the encoder sets none without `guide`); each [`Lp::minimum`] sets
+    /// its own.
     fn new(m: &MilpModel) -> Lp {
-        let mut p = RowProblem::default();
-        let cols: Vec<Col> = m.vars.iter().map(|v| p.add_column(0.0, v.lb..=v.ub)).collect();
-        for r in &m.rows {
-            let terms = r.terms.iter().map(|&(v, c)| (cols[v], c));
-            match r.sense {
-                Sense::Le => p.add_row(..=r.rhs, terms),
-                Sense::Ge => p.add_row(r.rhs.., terms),
-            }
-        }
+        let (p, cols) = super::highs::row_problem(m, true);
         let model = p.try_optimise(Objective::Minimise).ok().and_then(|mut h| {
             h.make_quiet();
             h.try_set_option("threads", 1).ok()?;
