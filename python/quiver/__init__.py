@@ -160,7 +160,7 @@ def verify(
     backend: Union[str, Sequence[str]] = "milp",
     bounds: str = "symbolic",
     search: bool = True,
-    search_budget: float = 10.0,
+    search_budget: float = 1.0,
     timeout: Optional[float] = None,
     threads: int = 1,
     crosscheck: bool = False,
@@ -172,7 +172,7 @@ def verify(
 
     Stages: probe (box center and corners) → bounds (``"none"``, ``"interval"``,
     ``"symbolic"``) → gradient counterexample search (``search``, at most ``search_budget``
-    seconds) → LP tightening of the symbolic bounds (``tighten``; ``quiver verify --tighten``)
+    seconds; 1 s by default, as ``quiver verify --search-budget``) → LP tightening of the symbolic bounds (``tighten``; ``quiver verify --tighten``)
     → complete backend(s) (``"milp"``, ``"smt-bv"``, ``"smt-lia"``, ``"cpsat"``, ``"portfolio"``,
     ``"bab"``, ``"milp-whole"``, ``"all"`` or ``"none"``; a list with ``crosscheck=True`` runs
     each and compares).
@@ -223,7 +223,7 @@ def equiv(
     backend: Union[str, Sequence[str]] = "milp",
     bounds: str = "symbolic",
     search: bool = True,
-    search_budget: float = 10.0,
+    search_budget: float = 1.0,
     timeout: Optional[float] = None,
     threads: int = 1,
     crosscheck: bool = False,

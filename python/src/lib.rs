@@ -392,7 +392,7 @@ fn tie_rule(tie: &str) -> PyResult<TieRule> {
 
 /// Run the verification pipeline with the GIL released; Ctrl-C stops it (KeyboardInterrupt).
 #[pyfunction]
-#[pyo3(signature = (net, spec, backends, bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
+#[pyo3(signature = (net, spec, backends, bounds="symbolic", search=true, search_budget=1.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _verify(
     py: Python<'_>,
@@ -513,7 +513,7 @@ fn equiv_box(
 
 /// δ-equivalence of `a` and `b` on a box, with the GIL released; Ctrl-C stops it.
 #[pyfunction]
-#[pyo3(signature = (a, b, x=None, eps=None, eps_real=None, lower=None, upper=None, delta=None, delta_real=None, same_class=false, tie="any", backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=10.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
+#[pyo3(signature = (a, b, x=None, eps=None, eps_real=None, lower=None, upper=None, delta=None, delta_real=None, same_class=false, tie="any", backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=1.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _equiv(
     py: Python<'_>,
