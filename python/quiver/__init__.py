@@ -172,7 +172,8 @@ def verify(
 
     Stages: probe (box center and corners) → bounds (``"none"``, ``"interval"``,
     ``"symbolic"``) → gradient counterexample search (``search``, at most ``search_budget``
-    seconds; 1 s by default, as ``quiver verify --search-budget``) → LP tightening of the symbolic bounds (``tighten``; ``quiver verify --tighten``)
+    seconds; 1 s by default, as ``quiver verify --search-budget``) → LP tightening of the
+    symbolic bounds (``tighten``; ``quiver verify --tighten``)
     → complete backend(s) (``"milp"``, ``"smt-bv"``, ``"smt-lia"``, ``"cpsat"``, ``"portfolio"``,
     ``"bab"``, ``"milp-whole"``, ``"all"`` or ``"none"``; a list with ``crosscheck=True`` runs
     each and compares).
