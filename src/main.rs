@@ -9,12 +9,34 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     restore_sigpipe();
     let args = cli::Cli::parse();
-    match cli::run(args) {
-        Ok(code) => ExitCode::from(code),
+    let code = match cli::run(args) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(cli::exit::ERROR)
+            cli::exit::ERROR
         }
+    };
+    exit_past_running_solvers(code);
+    ExitCode::from(code)
+}
+
+/// A HiGHS solve abandoned at its deadline may still be running on a helper thread; a normal
+/// exit would run C++ static destructors under it and can abort the process (a crash after the
+/// verdict was printed, reported as an error by the harness). Then end with `_exit`, after
+/// flushing what Rust buffers; nothing else is pending when `cli::run` has returned (its files
+/// are closed, its children waited for).
+fn exit_past_running_solvers(code: u8) {
+    if quiver::backend::milp::highs::running_helper_solves() == 0 {
+        return;
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    // SAFETY: `_exit` ends the process without running destructors or atexit handlers; no
+    // memory-safety preconditions.
+    unsafe {
+        libc::_exit(i32::from(code));
     }
 }
 

@@ -22,6 +22,7 @@ Soundness: ``falsified`` always comes with a witness that the exact executor rep
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from typing import Any, Dict, Optional, Sequence, Union
@@ -42,6 +43,10 @@ from ._quiver import (
 )
 
 __version__ = _quiver.__version__
+
+# A MILP solve abandoned at its deadline may still be running on a helper thread; let it end
+# before the interpreter's exit runs the solver library's static destructors under it.
+atexit.register(_quiver._wait_for_solvers, 30.0)
 
 __all__ = [
     "load",

@@ -603,6 +603,25 @@ fn _radius(
     serde_json::to_string(&report).map_err(|e| QuiverError::new_err(e.to_string()))
 }
 
+/// Wait at most `timeout` seconds until no HiGHS solve that a deadline abandoned on a helper
+/// thread is still running (they end at HiGHS's next poll of their interrupt flag); `True` when
+/// none is left. The package registers it with `atexit`: the interpreter's exit runs C++ static
+/// destructors, and HiGHS's scheduler destroyed under a running solve aborts the process.
+#[pyfunction]
+fn _wait_for_solvers(py: Python<'_>, timeout: f64) -> bool {
+    use quiver::backend::milp::highs::running_helper_solves;
+    py.detach(|| {
+        let end = std::time::Instant::now() + Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+        while running_helper_solves() > 0 {
+            if std::time::Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    })
+}
+
 #[pymodule]
 fn _quiver(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -621,6 +640,7 @@ fn _quiver(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_verify, m)?)?;
     m.add_function(wrap_pyfunction!(_equiv, m)?)?;
     m.add_function(wrap_pyfunction!(_radius, m)?)?;
+    m.add_function(wrap_pyfunction!(_wait_for_solvers, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use highs::{RowProblem, Sense as Objective};
 use std::cell::Cell;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Feasibility tolerances passed to HiGHS. They only matter for candidates (which are replayed);
@@ -274,6 +274,36 @@ pub fn solve(model: &MilpModel, deadline: Option<Instant>, threads: usize, stop:
     Run { outcome, nodes, threads }
 }
 
+/// Helper threads of [`solve_within`] still inside HiGHS (abandoned ones included).
+static RUNNING_HELPERS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many HiGHS solves [`solve_within`] started on a helper thread are still running — after
+/// the caller stopped waiting for them, they end only at HiGHS's next poll of its interrupt flag.
+///
+/// A process must not exit normally while one runs: `exit` runs the C++ static destructors, and
+/// HiGHS's global task scheduler freed under a running solve aborts the process ("double free
+/// detected", seen at a 60 s deadline in a benchmark). The `quiver` binary therefore ends with
+/// `_exit` (no destructors) when this is not zero.
+pub fn running_helper_solves() -> usize {
+    RUNNING_HELPERS.load(Ordering::SeqCst)
+}
+
+/// Counts a helper thread as running from its creation until it returns (or unwinds).
+struct HelperRunning;
+
+impl HelperRunning {
+    fn enter() -> HelperRunning {
+        RUNNING_HELPERS.fetch_add(1, Ordering::SeqCst);
+        HelperRunning
+    }
+}
+
+impl Drop for HelperRunning {
+    fn drop(&mut self) {
+        RUNNING_HELPERS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// [`solve`] on a helper thread that the caller stops waiting for `grace` after the deadline or
 /// after `stop` is set: then the answer is [`Outcome::TimeLimit`] or [`Outcome::Interrupted`]
 /// and the run is left to end by itself (its interrupt flag is set, and nothing it computes is
@@ -295,7 +325,10 @@ pub fn solve_within(
     let flag = Arc::new(AtomicBool::new(stop.load(Ordering::SeqCst)));
     let (tx, rx) = std::sync::mpsc::channel();
     let (owned, helper_flag) = (model.clone(), Arc::clone(&flag));
+    // Counted before the spawn, so that no exit can slip between the spawn and the count.
+    let running = HelperRunning::enter();
     let spawned = std::thread::Builder::new().name("quiver-highs".into()).spawn(move || {
+        let _running = running;
         let _ = tx.send(solve(&owned, Some(d), threads, Some(&helper_flag)));
     });
     if spawned.is_err() {
