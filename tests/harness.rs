@@ -641,7 +641,7 @@ fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
     assert_eq!(s.layout, "quiver");
     let ids: Vec<&str> = s.instances.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["bundled/bundled#5/eps2/first-index", "bundled/bundled#5/eps2"]);
-    let robust = |i: usize| match &s.instances[i].property {
+    let robust = |i: usize| match s.instances[i].property().expect("a property") {
         Property::Robust { input: Input::Dataset { labels, index, .. }, radius, tie, .. } => {
             (labels.clone(), *index, *radius, *tie)
         }
@@ -666,9 +666,9 @@ fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
     assert_eq!(ids, ["a/p_1", "a/p_2", "b/p_2"]);
     assert_eq!(s.instances[0].model.path, d.path().join("onnx/a.onnx"));
     assert!(
-        matches!(&s.instances[0].property, Property::Vnnlib { path, .. } if *path == d.path().join("vnnlib/p_1.vnnlib"))
+        matches!(s.instances[0].property(), Some(Property::Vnnlib { path, .. }) if *path == d.path().join("vnnlib/p_1.vnnlib"))
     );
-    let exp: Vec<_> = s.instances.iter().map(|i| i.expected.map(|e| e.as_str())).collect();
+    let exp: Vec<_> = s.instances.iter().map(|i| i.expected().map(|e| e.as_str())).collect();
     assert_eq!(exp, [None, Some("verified"), Some("falsified")]);
     for bad in ["a.onnx,p.vnnlib\n", "a.onnx,p.vnnlib,-1\n", "a.onnx,p.vnnlib,60,maybe\n"] {
         std::fs::write(&v, bad).unwrap();
