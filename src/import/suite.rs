@@ -258,14 +258,11 @@ pub fn parse_radius_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<RadiusRow>, 
         let expected_radius = match f[6].as_str() {
             "" => None,
             t => match t.parse::<i64>() {
-                Ok(r) if r >= -1 && r <= i64::from(c.level) => Some(r),
+                Ok(r) if r >= -1 => Some(r),
                 _ => {
                     return Err(err(
                         line,
-                        format!(
-                            "expected_radius must be an integer in -1..={} (max_eps) or empty, found `{t}`",
-                            c.level
-                        ),
+                        format!("expected_radius must be an integer >= -1 (-1: the image itself violates) or empty, found `{t}`"),
                     ))
                 }
             },
@@ -360,10 +357,10 @@ mod tests {
         assert_eq!((ok[0].index, ok[0].max_eps, ok[0].timeout_s, ok[0].expected_radius), (7, 255, 30, None));
         assert_eq!(ok[0].tie, Some(crate::spec::robust::TieRule::FirstIndex));
         assert_eq!((ok[1].line, ok[1].expected_radius, ok[1].tie), (3, Some(-1), None));
-        let e = rows(&format!("{h}\nm,i,l,1,3,30,4\n")).unwrap_err();
+        let e = rows(&format!("{h}\nm,i,l,1,3,30,-2\n")).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "dir/r.csv:2: expected_radius must be an integer in -1..=3 (max_eps) or empty, found `4`"
+            "dir/r.csv:2: expected_radius must be an integer >= -1 (-1: the image itself violates) or empty, found `-2`"
         );
         let e = rows(&format!("{h}\nm,i,l,1,-3,30,\n")).unwrap_err();
         assert_eq!(e.to_string(), "dir/r.csv:2: max_eps must be a non-negative integer, found `-3`");
