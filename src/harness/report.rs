@@ -526,7 +526,7 @@ pub fn markdown(d: &Data, stats: &[ConfigStats]) -> String {
         s.push_str(&radius_markdown(d, &d.radius_stats()));
         s.push('\n');
     }
-    if !d.has_verification() {
+    if stats.is_empty() {
         machine_line(d, &mut s);
         return s;
     }
