@@ -903,3 +903,18 @@ fn radius_suites_parse_and_malformed_ones_name_file_and_line() {
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("radius options"), "{}", text(&o));
 }
+
+/// Schema-2 verification records (a recorded run of this repository) read back as verification
+/// runs and write out unchanged: the radius fields leave them alone.
+#[test]
+fn recorded_verification_records_round_trip() {
+    use quiver::harness::record::{ChildJob, Record};
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/results/aaai21-lp/results.jsonl");
+    let text = std::fs::read_to_string(p).unwrap();
+    for line in text.lines().take(20) {
+        let r: Record = serde_json::from_str(line).unwrap();
+        assert!(matches!(r.job, Some(ChildJob::Verify(_))) && !r.is_radius() && r.radius.is_none(), "{line}");
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(line).unwrap());
+    }
+}
