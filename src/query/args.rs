@@ -8,6 +8,7 @@ use super::{
     VerifyOptions,
 };
 use crate::bounds::Method;
+use crate::props::radius::Strategy;
 use crate::spec::real::Domain;
 use crate::spec::robust::{Radius, TieRule};
 use clap::{Args, Parser};
@@ -297,7 +298,11 @@ pub fn parse_config_flags(words: &[String]) -> Result<(VerifyOptions, RadiusSear
 pub fn search_args(s: &RadiusSearch) -> Vec<String> {
     let mut a = Vec::new();
     if s.strategy != RadiusSearch::default().strategy {
-        push(&mut a, "--strategy", "linear");
+        let name = match s.strategy {
+            Strategy::Search => "search",
+            Strategy::Linear => "linear",
+        };
+        push(&mut a, "--strategy", name);
     }
     if let Some(t) = s.eps_timeout {
         push(&mut a, "--eps-timeout", t);
@@ -539,7 +544,7 @@ mod tests {
         assert_eq!(job.target.tie, TieRule::FirstIndex);
         assert_eq!(RadiusJob::from_json(&job.to_json(), Path::new("j")).unwrap(), job);
         let (o, s) = parse_config_flags(&words("--strategy linear --eps-timeout 2.5 --threads 2")).unwrap();
-        assert_eq!((o.threads, s.strategy), (2, crate::props::radius::Strategy::Linear));
+        assert_eq!((o.threads, s.strategy), (2, Strategy::Linear));
         assert_eq!(parse_config_flags(&search_args(&s)).unwrap().1, s);
         assert!(parse_config_flags(&words("--max-eps 3")).unwrap_err().contains("--max-eps"));
     }
