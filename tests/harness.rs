@@ -797,6 +797,8 @@ fn radius_suites_run_through_bench_report_and_regress() {
             assert!(get("pipeline_runs").parse::<usize>().unwrap() >= 4, "{l}");
         }
     }
+    let tex = std::fs::read_to_string(rep.join("radius.tex")).unwrap();
+    assert!(tex.contains("\\begin{tabular}") && tex.contains("\nlinear & 3 & 2 & 1.00 & "), "{tex}");
     let inst = std::fs::read_to_string(rep.join("radius_instances.csv")).unwrap();
     assert!(inst.lines().next().unwrap().contains("search_radius,search_lower,search_upper"), "{inst}");
     assert!(inst.contains("bundled/bundled#3/radius-max4,2,2,2,3,false,decided,"), "{inst}");
