@@ -157,49 +157,42 @@ fn limit_of(kind: Option<&str>) -> Option<String> {
     }
 }
 
-/// A radius child's `--json` report ([`crate::props::radius::RadiusReport`]); `None` if it is
-/// not one.
-fn interpret_radius(v: &Value, r: &mut Interpreted) -> Option<()> {
-    let levels = v
-        .get("runs")?
-        .as_array()?
-        .iter()
-        .map(|l| {
-            Some(Level {
-                eps: l.get("eps")?.as_i64()?,
-                method: l.get("method")?.as_str()?.to_string(),
-                verdict: l.get("verdict")?.as_str()?.to_string(),
-                seconds: l.get("seconds")?.as_f64()?,
-                reason_kind: l.get("reason_kind").and_then(Value::as_str).map(str::to_string),
-            })
-        })
-        .collect::<Option<Vec<Level>>>()?;
+/// A radius child's `--json` report: the fields of [`crate::props::radius::RadiusReport`] the
+/// record keeps, read back as plain data (the witness stays JSON: reading it replays nothing).
+#[derive(serde::Deserialize)]
+struct RadiusReply {
+    radius: Option<i64>,
+    lower: i64,
+    upper: Option<i64>,
+    unbounded: bool,
+    max_eps: i64,
+    label: usize,
+    strategy: String,
+    runs: Vec<Level>,
+    reason: Option<crate::verdict::Unknown>,
+    disagreement: Option<String>,
+    seconds: f64,
+    witness: Option<Value>,
+}
+
+fn interpret_radius(v: RadiusReply, r: &mut Interpreted) {
     let result = RadiusResult {
-        radius: match v.get("radius")? {
-            Value::Null => None,
-            x => Some(x.as_i64()?),
-        },
-        lower: v.get("lower")?.as_i64()?,
-        upper: match v.get("upper")? {
-            Value::Null => None,
-            u => Some(u.as_i64()?),
-        },
-        unbounded: v.get("unbounded")?.as_bool()?,
-        max_eps: v.get("max_eps")?.as_i64()?,
-        label: usize::try_from(v.get("label")?.as_u64()?).ok()?,
-        strategy: v.get("strategy")?.as_str()?.to_string(),
-        levels,
+        radius: v.radius,
+        lower: v.lower,
+        upper: v.upper,
+        unbounded: v.unbounded,
+        max_eps: v.max_eps,
+        label: v.label,
+        strategy: v.strategy,
+        levels: v.runs,
     };
-    let reason: Option<crate::verdict::Unknown> =
-        v.get("reason").filter(|x| !x.is_null()).and_then(|x| serde_json::from_value(x.clone()).ok());
     r.verdict = if result.decided() { "decided" } else { "unknown" }.into();
-    r.limit = if result.decided() { None } else { limit_of(reason.as_ref().map(|u| u.kind())) };
-    r.reason = reason.map(|u| u.to_string());
-    r.verify_seconds = v.get("seconds").and_then(Value::as_f64);
-    r.disagreement = v.get("disagreement").and_then(Value::as_str).map(str::to_string);
-    r.witness = v.get("witness").filter(|w| w.is_object()).cloned();
+    r.limit = if result.decided() { None } else { limit_of(v.reason.as_ref().map(|u| u.kind())) };
+    r.reason = v.reason.map(|u| u.to_string());
+    r.verify_seconds = Some(v.seconds);
+    r.disagreement = v.disagreement;
+    r.witness = v.witness.filter(Value::is_object);
     r.radius = Some(result);
-    Some(())
 }
 
 fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>, is_radius: bool) -> Interpreted {
@@ -222,14 +215,12 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>, is_radius: boo
     }
     let json: Option<Value> = serde_json::from_str(out.stdout.trim()).ok();
     let reported = matches!(out.exit_code, Some(0 | 10 | 20 | 3));
-    if is_radius {
-        if let (true, Some(v)) = (reported, &json) {
-            if interpret_radius(v, &mut r).is_some() {
-                return r;
-            }
-            r.reason = Some("the radius child's report could not be read".into());
-            return r;
+    if let (true, true, Some(v)) = (is_radius, reported, &json) {
+        match serde_json::from_value::<RadiusReply>(v.clone()) {
+            Ok(reply) => interpret_radius(reply, &mut r),
+            Err(e) => r.reason = Some(format!("the radius child's report could not be read: {e}")),
         }
+        return r;
     }
     if let (true, Some(v)) = (reported && !is_radius, json.filter(|v| v.get("verdict").is_some())) {
         r.verdict = v["verdict"].as_str().unwrap_or("error").to_string();
