@@ -244,7 +244,10 @@ fn suites_match_the_published_tables() {
     let mut qvip: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("qvip_"))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with("qvip_") && !name.starts_with("qvip_radius")
+        })
         .collect();
     qvip.sort();
     assert_eq!(qvip.len(), 11);
@@ -263,6 +266,39 @@ fn suites_match_the_published_tables() {
         models.insert(model);
     }
     assert_eq!(models.len(), 11, "one suite per QVIP network");
+}
+
+/// The radius suite is what `benchmarks/suites/README.md` says: every 10th distinct test id
+/// (sorted; positions 0, 10, 20, …) of the two Q = 4 one-block QVIP suites, levels 0..=255, 30 s
+/// per radius, first-index ties, no expected radius; the harness reads it as a radius suite.
+#[test]
+fn radius_suite_is_every_tenth_id_of_the_two_qvip_q4_suites() {
+    use quiver::harness::suite as hsuite;
+    use quiver::spec::robust::TieRule;
+    let Some(_) = external() else { return };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/suites");
+    let r = hsuite::load(&dir.join("qvip_radius_every10.csv"), TieRule::AnyTieUnsafe).unwrap();
+    assert_eq!((r.layout, r.instances.len()), ("radius", 120));
+    let mut k = 0;
+    for source in ["qvip_1blk_64_in_8_qu_4.csv", "qvip_1blk_100_in_8_qu_4.csv"] {
+        let s = suite::load(&dir.join(source)).unwrap();
+        let ids: BTreeSet<usize> = s.instances.iter().map(|i| i.index).collect();
+        let model = s.resolve(&s.instances[0].model).unwrap();
+        for id in ids.iter().step_by(10) {
+            let inst = &r.instances[k];
+            k += 1;
+            assert_eq!(inst.model.path, model, "{}", inst.id);
+            assert_eq!((inst.timeout_s, inst.expected_radius()), (Some(30.0), None), "{}", inst.id);
+            match &inst.task {
+                hsuite::Task::Radius { target, .. } => {
+                    assert!(matches!(target.input, quiver::query::Input::Dataset { index, .. } if index == *id));
+                    assert_eq!((target.max_eps, target.tie), (Some(255), TieRule::FirstIndex), "{}", inst.id);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(k, 120);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -641,7 +641,7 @@ fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
     assert_eq!(s.layout, "quiver");
     let ids: Vec<&str> = s.instances.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["bundled/bundled#5/eps2/first-index", "bundled/bundled#5/eps2"]);
-    let robust = |i: usize| match &s.instances[i].property {
+    let robust = |i: usize| match s.instances[i].property().expect("a property") {
         Property::Robust { input: Input::Dataset { labels, index, .. }, radius, tie, .. } => {
             (labels.clone(), *index, *radius, *tie)
         }
@@ -666,9 +666,9 @@ fn suites_read_both_layouts_with_ids_tie_rules_and_expected_verdicts() {
     assert_eq!(ids, ["a/p_1", "a/p_2", "b/p_2"]);
     assert_eq!(s.instances[0].model.path, d.path().join("onnx/a.onnx"));
     assert!(
-        matches!(&s.instances[0].property, Property::Vnnlib { path, .. } if *path == d.path().join("vnnlib/p_1.vnnlib"))
+        matches!(s.instances[0].property(), Some(Property::Vnnlib { path, .. }) if *path == d.path().join("vnnlib/p_1.vnnlib"))
     );
-    let exp: Vec<_> = s.instances.iter().map(|i| i.expected.map(|e| e.as_str())).collect();
+    let exp: Vec<_> = s.instances.iter().map(|i| i.expected().map(|e| e.as_str())).collect();
     assert_eq!(exp, [None, Some("verified"), Some("falsified")]);
     for bad in ["a.onnx,p.vnnlib\n", "a.onnx,p.vnnlib,-1\n", "a.onnx,p.vnnlib,60,maybe\n"] {
         std::fs::write(&v, bad).unwrap();
@@ -711,5 +711,212 @@ fn memory_limit_is_recorded_not_fatal() {
         assert_eq!((r["verdict"].as_str(), r["limit"].as_str()), (Some("unknown"), Some("memory")), "{r}");
         assert_eq!(r["memory_limit_mb"], 20);
         assert!(r["reason"].as_str().unwrap().starts_with("out of memory (limit 20 MiB)"), "{r}");
+    }
+}
+
+/// A radius suite over the bundled model: `(index, max_eps, expected_radius)` rows.
+fn radius_suite(dir: &Path, name: &str, rows: &[(usize, u32, &str)]) -> PathBuf {
+    let mut t = String::from("model,images,labels,index,max_eps,timeout_s,expected_radius\n");
+    for (i, m, x) in rows {
+        t.push_str(&format!("@bundled,@bundled,@bundled,{i},{m},30,{x}\n"));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+const SEARCH: &str = "search=--search-budget 0.2";
+const LINEAR: &str = "linear=--strategy linear --search-budget 0.2 --eps-timeout 20";
+
+/// Radius suites run `quiver radius` children under configurations that choose the strategy;
+/// the records carry the interval and every level, `report` writes the radius tables, and
+/// `regress` flags an expected radius that the interval excludes (decided or not).
+#[test]
+fn radius_suites_run_through_bench_report_and_regress() {
+    let d = tempfile::tempdir().unwrap();
+    // Bundled vector 3 has radius 2, vector 5 radius 0; vector 1 is robust at ε = 1 (its radius is
+    // 3), so up to max_eps 1 it stays an interval [1, –).
+    let suite = radius_suite(d.path(), "r.csv", &[(3, 4, "2"), (5, 4, ""), (1, 1, "")]);
+    let out = d.path().join("out");
+    let o = quiver(&["bench", s(&suite), "--config", SEARCH, "--config", LINEAR, "-j", "2", "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 6, "{}", text(&o));
+    for r in &recs {
+        assert_eq!(r["args"][0], "radius", "{r}");
+        assert_eq!(r["job"]["options"]["timeout"], 30.0, "the whole search: {r}");
+        let strategy = if r["config"] == "linear" { "linear" } else { "search" };
+        assert_eq!(r["job"]["search"]["strategy"], strategy, "{r}");
+        assert_eq!(r["radius"]["strategy"], strategy, "{r}");
+        assert!(!r["radius"]["levels"].as_array().unwrap().is_empty(), "{r}");
+        let want = match r["instance"].as_str().unwrap() {
+            "bundled/bundled#3/radius-max4" => (serde_json::json!(2), 2, serde_json::json!(3), "decided"),
+            "bundled/bundled#5/radius-max4" => (serde_json::json!(0), 0, serde_json::json!(1), "decided"),
+            "bundled/bundled#1/radius-max1" => (serde_json::Value::Null, 1, serde_json::Value::Null, "unknown"),
+            other => panic!("{other}"),
+        };
+        let got = (r["radius"]["radius"].clone(), r["radius"]["lower"].as_i64().unwrap(), r["radius"]["upper"].clone());
+        assert_eq!((got, r["verdict"].as_str().unwrap()), ((want.0, want.1, want.2), want.3), "{r}");
+        if r["radius"]["upper"].is_i64() {
+            // The witness at `upper`, replayed by the child, is kept.
+            let w = out.join(r["witness"].as_str().expect("witness file"));
+            let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&w).unwrap()).unwrap();
+            assert_eq!(
+                (doc["eps"].clone(), doc["witness"]["input"].as_array().unwrap().len()),
+                (r["radius"]["upper"].clone(), 784)
+            );
+        }
+    }
+    assert!(records(&out).iter().any(|r| r["expected_radius"] == 2));
+    // The job file reruns the run.
+    let o = quiver(&["radius", "--job", s(&out.join("jobs/linear/bundled_bundled_3_radius-max4.json")), "--json"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["radius"].as_i64(), v["strategy"].as_str()), (Some(2), Some("linear")));
+
+    let rep = d.path().join("rep");
+    let o = quiver(&["report", s(&out), "--out", s(&rep)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let md = std::fs::read_to_string(rep.join("summary.md")).unwrap();
+    assert!(
+        md.contains("mean width (undecided)") && md.contains("| 2 [2, 3) |") && md.contains("| – [1, –) |"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(rep.join("radius.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        let get = |name: &str| f[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!((get("instances"), get("decided"), get("undecided"), get("no_answer")), ("3", "2", "1", "0"), "{l}");
+        assert_eq!(get("mean_width"), "1.000000", "{l}");
+        assert!(get("total_s").parse::<f64>().unwrap() > 0.0);
+        assert_eq!(get("alarms"), "0");
+        if get("config") == "linear" {
+            assert!(get("pipeline_runs").parse::<usize>().unwrap() >= 4, "{l}");
+        }
+    }
+    let tex = std::fs::read_to_string(rep.join("radius.tex")).unwrap();
+    assert!(tex.contains("\\begin{tabular}") && tex.contains("\nlinear & 3 & 2 & 1.00 & "), "{tex}");
+    let inst = std::fs::read_to_string(rep.join("radius_instances.csv")).unwrap();
+    assert!(inst.lines().next().unwrap().contains("search_radius,search_lower,search_upper"), "{inst}");
+    assert!(inst.contains("bundled/bundled#3/radius-max4,2,2,2,3,false,decided,"), "{inst}");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("report.json")).unwrap()).unwrap();
+    assert_eq!(j["radius"].as_array().unwrap().len(), 2);
+
+    // Regress: the true radius passes; a wrong one is a contradiction, and so is one the
+    // undecided interval [1, –) excludes.
+    let o = quiver(&["regress", s(&suite), "--results", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    for (rows, needle) in [
+        (
+            [(3, 4, "1"), (5, 4, ""), (1, 1, "")],
+            "bundled/bundled#3/radius-max4 under search: expected radius 1, got 2 [2, 3)",
+        ),
+        (
+            [(3, 4, ""), (5, 4, ""), (1, 1, "0")],
+            "bundled/bundled#1/radius-max1 under linear: expected radius 0, got – [1, –)",
+        ),
+    ] {
+        let bad = radius_suite(d.path(), "bad.csv", &rows);
+        let o = quiver(&["regress", s(&bad), "--results", s(&out)]);
+        assert_eq!(code(&o), 1, "{}", text(&o));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("CONTRADICTION") && stdout.contains(needle), "{stdout}");
+    }
+    // An expected radius the interval still holds is an unknown, not a contradiction.
+    let open = radius_suite(d.path(), "open.csv", &[(3, 4, ""), (5, 4, ""), (1, 1, "3")]);
+    let o = quiver(&["regress", s(&open), "--results", s(&out)]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("UNKNOWN"), "{}", text(&o));
+    assert_eq!(code(&quiver(&["regress", s(&open), "--results", s(&out), "--allow-unknown"])), 0);
+    // A golden results directory gives the decided radii as expected ones.
+    let plain = radius_suite(d.path(), "plain.csv", &[(3, 4, ""), (5, 4, ""), (1, 1, "")]);
+    let o = quiver(&["regress", s(&plain), "--expected", s(&out), "--results", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("4 runs checked"), "{}", text(&o));
+
+    // Plant intervals that do not meet (linear's witness below search's proved level): a
+    // soundness alarm in the report and in regress.
+    let t = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let lines: Vec<String> = t
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v["config"] == "linear" && v["instance"] == "bundled/bundled#3/radius-max4" {
+                v["radius"]["radius"] = serde_json::Value::Null;
+                v["radius"]["lower"] = 0.into();
+                v["radius"]["upper"] = 1.into();
+            }
+            serde_json::to_string(&v).unwrap()
+        })
+        .collect();
+    std::fs::write(out.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    let o = quiver(&["report", s(&out), "--out", s(&rep)]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let md = std::fs::read_to_string(rep.join("summary.md")).unwrap();
+    assert!(md.contains("SOUNDNESS ALARM on bundled/bundled#3/radius-max4: robust up to ε = 2 by [search]"), "{md}");
+    let o = quiver(&["regress", s(&suite), "--results", s(&out)]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+}
+
+#[test]
+fn radius_suites_parse_and_malformed_ones_name_file_and_line() {
+    use quiver::harness::suite::{self, Task};
+    use quiver::spec::robust::TieRule;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("r.csv");
+    std::fs::write(
+        &p,
+        "# radius\nmodel,images,labels,index,max_eps,timeout_s,expected_radius,tie\n\
+         @bundled,@bundled,@bundled,3,255,30,2,first-index\n@bundled,@bundled,@bundled,3,255,30,,\n",
+    )
+    .unwrap();
+    let r = suite::load(&p, TieRule::AnyTieUnsafe).unwrap();
+    assert_eq!(r.layout, "radius");
+    let ids: Vec<&str> = r.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["bundled/bundled#3/radius-max255/first-index", "bundled/bundled#3/radius-max255"]);
+    assert_eq!(
+        (r.instances[0].expected_radius(), r.instances[0].timeout_s, r.instances[0].line),
+        (Some(2), Some(30.0), 3)
+    );
+    match &r.instances[0].task {
+        Task::Radius { target, .. } => assert_eq!((target.max_eps, target.tie), (Some(255), TieRule::FirstIndex)),
+        other => panic!("{other:?}"),
+    }
+    // Malformed rows: the CLI names the file and the line, on one line.
+    let out = d.path().join("out");
+    for (row, needle) in [
+        ("@bundled,@bundled,@bundled,x,5,30,", "r.csv:3: index must be a non-negative integer, found `x`"),
+        ("@bundled,@bundled,@bundled,3,5,30,-2", "r.csv:3: expected_radius must be an integer >= -1"),
+        ("@bundled,@bundled,@bundled,3,5,30", "r.csv:3: expected 7 fields, found 6"),
+    ] {
+        std::fs::write(&p, format!("model,images,labels,index,max_eps,timeout_s,expected_radius\n\n{row}\n")).unwrap();
+        let o = quiver(&["bench", s(&p), "--out", s(&out)]);
+        assert_eq!(code(&o), 2, "{row}: {}", text(&o));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(needle) && e.trim_end().lines().count() == 1, "{row}: {e}");
+    }
+    // Radius options belong to radius suites.
+    let v = bundled_suite(d.path(), "v.csv", &rows(1));
+    let o = quiver(&["bench", s(&v), "--config", "lin=--strategy linear", "--out", s(&out)]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("radius options"), "{}", text(&o));
+}
+
+/// Schema-2 verification records (a recorded run of this repository) read back as verification
+/// runs and write out unchanged: the radius fields leave them alone.
+#[test]
+fn recorded_verification_records_round_trip() {
+    use quiver::harness::record::{ChildJob, Record};
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/results/aaai21-lp/results.jsonl");
+    let text = std::fs::read_to_string(p).unwrap();
+    for line in text.lines().take(20) {
+        let r: Record = serde_json::from_str(line).unwrap();
+        assert!(matches!(r.job, Some(ChildJob::Verify(_))) && !r.is_radius() && r.radius.is_none(), "{line}");
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(line).unwrap());
     }
 }

@@ -16,7 +16,9 @@ pub const INTERRUPTED: u8 = 130;
 pub struct RunArgs {
     /// A configuration: NAME=FLAGS, where FLAGS are `quiver verify` option flags, split like a
     /// POSIX shell would (e.g. full="--backend milp", bounds-only="--backend none --search off",
-    /// milp-4t="--threads 4"); the model and property flags belong to the suite.
+    /// milp-4t="--threads 4"); the model and property flags belong to the suite. On a radius
+    /// suite FLAGS may also give `--strategy search|linear` and `--eps-timeout S` (per level;
+    /// `--timeout` limits the whole radius search).
     /// Repeat for several; none given means one configuration `default` (the default pipeline).
     /// `--timeout S` in FLAGS sets that configuration's own time limit.
     #[arg(long = "config", value_name = "NAME=FLAGS")]
@@ -53,8 +55,9 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// The suite: a quiver suite CSV (model,images,labels,index,eps,timeout_s,expected[,tie]) or
-    /// a VNN-COMP instances.csv (onnx,vnnlib,timeout[,expected]).
+    /// The suite: a quiver suite CSV (model,images,labels,index,eps,timeout_s,expected[,tie]), a
+    /// radius suite (model,images,labels,index,max_eps,timeout_s,expected_radius[,tie]: one
+    /// `quiver radius` search per row) or a VNN-COMP instances.csv (onnx,vnnlib,timeout[,expected]).
     pub suite: PathBuf,
     /// Results directory: results.jsonl (append-only), witnesses/, jobs/ (the job of every run), vnncomp/. Rerunning the same
     /// command skips the runs already recorded there.
@@ -218,11 +221,13 @@ pub fn report_cmd(a: ReportArgs) -> Result<u8> {
 
 #[derive(Args, Debug)]
 pub struct RegressArgs {
-    /// The suite (its `expected` column gives expected verdicts unless --expected does).
+    /// The suite (its `expected` or `expected_radius` column gives the expectations unless
+    /// --expected does).
     pub suite: PathBuf,
     /// Expected verdicts: a CSV `instance,expected` (ids as `quiver bench --list` prints them;
-    /// verified/falsified/misclassified or holds/violated/unsat/sat), or the results directory
-    /// (or .jsonl) of an earlier run, whose decided verdicts become the expected ones.
+    /// verified/falsified/misclassified or holds/violated/unsat/sat, or an integer radius), or
+    /// the results directory (or .jsonl) of an earlier run, whose decided verdicts and radii
+    /// become the expected ones.
     #[arg(long)]
     pub expected: Option<PathBuf>,
     /// Check the runs already recorded in this results directory instead of running the suite
@@ -242,20 +247,30 @@ pub struct RegressArgs {
 }
 
 pub const REGRESS_HELP: &str = "Exit codes: 0 every run agrees with the expected verdicts (unknowns allowed with \
---allow-unknown), 1 regression: a contradiction (verified where falsified is expected or the reverse), an error \
-run, or an unknown without --allow-unknown, 3 soundness alarm (configurations contradict each other), 2 bad input, \
+--allow-unknown), 1 regression: a contradiction (verified where falsified is expected or the reverse; a radius \
+other than the expected one, or an interval that excludes it), an error run, or an unknown without --allow-unknown, 3 soundness alarm (configurations contradict each other), 2 bad input, \
 130 interrupted.";
 
 pub fn regress_cmd(a: RegressArgs) -> Result<u8> {
     use quiver::harness::regress;
     let suite = suite::load(&a.suite, a.run.tie)?;
-    let mut expected: regress::Expected =
-        suite.instances.iter().filter_map(|i| i.expected.map(|e| (i.id.clone(), e.as_str().to_string()))).collect();
+    let mut expected: regress::Expected = suite
+        .instances
+        .iter()
+        .filter_map(|i| match (i.expected(), i.expected_radius()) {
+            (Some(e), _) => Some((i.id.clone(), regress::Want::Verdict(e.as_str().to_string()))),
+            (None, Some(k)) => Some((i.id.clone(), regress::Want::Radius(k))),
+            (None, None) => None,
+        })
+        .collect();
     if let Some(f) = &a.expected {
         expected.extend(regress::load_expected(f)?);
     }
     if expected.is_empty() {
-        bail!("{}: no expected verdicts (add an `expected` column or give --expected FILE)", a.suite.display());
+        bail!(
+            "{}: no expected verdicts (fill in the `expected` or `expected_radius` column, or give --expected FILE)",
+            a.suite.display()
+        );
     }
     let shard = a.run.shard.as_deref().map(suite::parse_shard).transpose().map_err(anyhow::Error::msg)?;
     let ids: std::collections::HashSet<&str> = suite

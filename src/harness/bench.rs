@@ -1,5 +1,6 @@
 //! `quiver bench`: every instance of a suite under every configuration, in parallel, each run an
-//! isolated `quiver verify` child process, results appended to `DIR/results.jsonl`.
+//! isolated `quiver verify` (or, for a radius suite, `quiver radius`) child process, results
+//! appended to `DIR/results.jsonl`.
 //!
 //! Resumable: runs already recorded in `DIR` are skipped, so rerunning the same command after an
 //! interruption (Ctrl-C, a killed job, a crashed machine) only does what is missing. Runs cut
@@ -7,12 +8,12 @@
 
 use super::config::Config;
 use super::machine::{self, Machine};
-use super::record::{Encoding, Record, StageTime, SCHEMA};
+use super::record::{self, ChildJob, Encoding, Level, RadiusResult, Record, StageTime, SCHEMA};
 use super::runner::{self, Limits, Outcome, INTERRUPTED};
 use super::store::{self, Store};
-use super::suite::{self, Instance, Suite};
+use super::suite::{self, Instance, Suite, Task};
 use super::{file_component, vnncomp};
-use crate::query::{Job, VerifyOptions};
+use crate::query::{Job, RadiusJob, VerifyOptions};
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
@@ -69,23 +70,50 @@ pub fn time_limit(opts: &Options, inst: &Instance, cfg: &Config) -> f64 {
 }
 
 /// The grace period after the time limit before the harness kills a run: the limit applies to
-/// the complete backend, and loading, bounds and search come on top.
+/// the pipeline (a radius run's: the whole search), and loading and the solvers' reaction to
+/// the watchdog come on top.
 pub fn grace(limit: f64) -> f64 {
     5.0 + 0.1 * limit
 }
 
-/// The job of one run: the instance's model and property under the configuration's options,
-/// with the effective time limit and seed.
-pub fn child_job(inst: &Instance, cfg: &Config, limit: f64, seed: u64) -> Job {
+/// The job of one run: the instance's model and property (or radius target) under the
+/// configuration's options, with the effective time limit (a radius run's: the whole search)
+/// and seed.
+pub fn child_job(inst: &Instance, cfg: &Config, limit: f64, seed: u64) -> ChildJob {
     let options = VerifyOptions { timeout: Some(limit), seed: Some(cfg.seed().unwrap_or(seed)), ..cfg.options.clone() };
-    Job { model: inst.model.clone(), property: inst.property.clone(), options }
+    let model = inst.model.clone();
+    match &inst.task {
+        Task::Verify { property, .. } => ChildJob::Verify(Job { model, property: property.clone(), options }),
+        Task::Radius { target, .. } => {
+            ChildJob::Radius(RadiusJob { model, target: target.clone(), options, search: cfg.search.clone() })
+        }
+    }
 }
 
-/// The child's arguments for one run: it reads its job from `job_file` (JSON) and reports as
-/// JSON (`vnncomp_out`: where it writes its VNN-COMP result file).
-pub fn child_args(job_file: &Path, vnncomp_out: Option<&Path>) -> Vec<String> {
+impl ChildJob {
+    /// The job as one line of JSON (a job file).
+    pub fn to_json(&self) -> String {
+        match self {
+            ChildJob::Verify(j) => j.to_json(),
+            ChildJob::Radius(j) => j.to_json(),
+        }
+    }
+
+    /// The `quiver` subcommand that runs it.
+    pub fn command(&self) -> &'static str {
+        match self {
+            ChildJob::Verify(_) => "verify",
+            ChildJob::Radius(_) => "radius",
+        }
+    }
+}
+
+/// The child's arguments for one run: `command` (`verify` or `radius`) reads its job from
+/// `job_file` (JSON) and reports as JSON (`vnncomp_out`: where `verify` writes its VNN-COMP
+/// result file).
+pub fn child_args(command: &str, job_file: &Path, vnncomp_out: Option<&Path>) -> Vec<String> {
     let mut a: Vec<String> =
-        vec!["verify".into(), "--job".into(), job_file.to_string_lossy().into_owned(), "--json".into()];
+        vec![command.into(), "--job".into(), job_file.to_string_lossy().into_owned(), "--json".into()];
     if let Some(p) = vnncomp_out {
         a.extend(["--vnncomp-result".to_string(), p.to_string_lossy().into_owned()]);
     }
@@ -116,9 +144,58 @@ struct Interpreted {
     encodings: Vec<Encoding>,
     witness: Option<Value>,
     disagreement: Option<String>,
+    radius: Option<RadiusResult>,
 }
 
-fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted {
+/// The limit a typed reason (`reason_kind`) names: a time-out of any backend, stage or level is
+/// a time-out, a backend that stopped at its own memory limit (e.g. Z3's) a memory limit.
+fn limit_of(kind: Option<&str>) -> Option<String> {
+    match kind {
+        Some("time_limit") => Some("time".into()),
+        Some("memory_limit") => Some("memory".into()),
+        _ => None,
+    }
+}
+
+/// A radius child's `--json` report: the fields of [`crate::props::radius::RadiusReport`] the
+/// record keeps, read back as plain data (the witness stays JSON: reading it replays nothing).
+#[derive(serde::Deserialize)]
+struct RadiusReply {
+    radius: Option<i64>,
+    lower: i64,
+    upper: Option<i64>,
+    unbounded: bool,
+    max_eps: i64,
+    label: usize,
+    strategy: String,
+    runs: Vec<Level>,
+    reason: Option<crate::verdict::Unknown>,
+    disagreement: Option<String>,
+    seconds: f64,
+    witness: Option<Value>,
+}
+
+fn interpret_radius(v: RadiusReply, r: &mut Interpreted) {
+    let result = RadiusResult {
+        radius: v.radius,
+        lower: v.lower,
+        upper: v.upper,
+        unbounded: v.unbounded,
+        max_eps: v.max_eps,
+        label: v.label,
+        strategy: v.strategy,
+        levels: v.runs,
+    };
+    r.verdict = if result.decided() { "decided" } else { "unknown" }.into();
+    r.limit = if result.decided() { None } else { limit_of(v.reason.as_ref().map(|u| u.kind())) };
+    r.reason = v.reason.map(|u| u.to_string());
+    r.verify_seconds = Some(v.seconds);
+    r.disagreement = v.disagreement;
+    r.witness = v.witness.filter(Value::is_object);
+    r.radius = Some(result);
+}
+
+fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>, is_radius: bool) -> Interpreted {
     let mut r = Interpreted {
         verdict: "error".into(),
         reason: None,
@@ -128,6 +205,7 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted
         encodings: Vec::new(),
         witness: None,
         disagreement: None,
+        radius: None,
     };
     if out.killed_for_time {
         r.verdict = "unknown".into();
@@ -137,7 +215,14 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted
     }
     let json: Option<Value> = serde_json::from_str(out.stdout.trim()).ok();
     let reported = matches!(out.exit_code, Some(0 | 10 | 20 | 3));
-    if let (true, Some(v)) = (reported, json.filter(|v| v.get("verdict").is_some())) {
+    if let (true, true, Some(v)) = (is_radius, reported, &json) {
+        match serde_json::from_value::<RadiusReply>(v.clone()) {
+            Ok(reply) => interpret_radius(reply, &mut r),
+            Err(e) => r.reason = Some(format!("the radius child's report could not be read: {e}")),
+        }
+        return r;
+    }
+    if let (true, Some(v)) = (reported && !is_radius, json.filter(|v| v.get("verdict").is_some())) {
         r.verdict = v["verdict"].as_str().unwrap_or("error").to_string();
         r.reason = v.get("reason").and_then(Value::as_str).map(str::to_string);
         r.verify_seconds = v.get("seconds").and_then(Value::as_f64);
@@ -171,13 +256,7 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>) -> Interpreted
                 .collect();
         }
         if r.verdict == "unknown" {
-            // The child's typed reason: a time-out of any backend or stage is a time-out, a
-            // backend that stopped at its own memory limit (e.g. Z3's) a memory limit.
-            r.limit = match v.get("reason_kind").and_then(Value::as_str) {
-                Some("time_limit") => Some("time".into()),
-                Some("memory_limit") => Some("memory".into()),
-                _ => None,
-            };
+            r.limit = limit_of(v.get("reason_kind").and_then(Value::as_str));
         }
         if !matches!(r.verdict.as_str(), "verified" | "falsified" | "unknown") {
             r.reason = Some(format!("unexpected verdict `{}` in the child's report", r.verdict));
@@ -232,10 +311,11 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
     }
     let seed = cfg.seed().unwrap_or(opts.seed);
     let job_spec = child_job(inst, cfg, limit, seed);
-    // The job file stays in the results directory: `quiver verify --job FILE` reruns the run.
+    // The job file stays in the results directory: `quiver verify --job FILE` (or `quiver radius
+    // --job FILE`) reruns the run.
     let job_file = opts.out.join(format!("jobs/{}/{stem}.json", file_component(&cfg.name)));
     store::write_atomic(&job_file, (job_spec.to_json() + "\n").as_bytes())?;
-    let args = child_args(&job_file, vnn_abs.as_deref());
+    let args = child_args(job_spec.command(), &job_file, vnn_abs.as_deref());
     let limits = Limits {
         wall: Duration::from_secs_f64(limit + grace(limit)),
         memory_bytes: opts.memory_mb.map(|m| m.saturating_mul(1 << 20)),
@@ -249,11 +329,16 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
     if out.killed_for_interrupt || interrupted_child || (INTERRUPTED.load(Ordering::SeqCst) && out.signal.is_some()) {
         return Ok(None);
     }
-    let it = interpret(&out, limit, opts.memory_mb);
+    let it = interpret(&out, limit, opts.memory_mb, inst.is_radius());
     let mut witness = None;
-    if let (Some(w), "falsified") = (&it.witness, it.verdict.as_str()) {
+    // A falsified run's witness, or the one at a radius run's `upper`.
+    let upper = it.radius.as_ref().and_then(|r| r.upper);
+    if let (Some(w), true) = (&it.witness, it.verdict == "falsified" || upper.is_some()) {
         let rel = format!("witnesses/{}/{stem}.json", file_component(&cfg.name));
-        let doc = serde_json::json!({"instance": inst.id, "config": cfg.name, "witness": w});
+        let mut doc = serde_json::json!({"instance": inst.id, "config": cfg.name, "witness": w});
+        if let Some(u) = upper {
+            doc["eps"] = u.into();
+        }
         store::write_atomic(&opts.out.join(&rel), (serde_json::to_string(&doc)? + "\n").as_bytes())?;
         witness = Some(rel);
     }
@@ -270,7 +355,9 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
         verdict: it.verdict,
         reason: it.reason,
         limit: it.limit,
-        expected: inst.expected.map(|e| e.as_str().to_string()),
+        expected: inst.expected().map(|e| e.as_str().to_string()),
+        expected_radius: inst.expected_radius(),
+        radius: it.radius,
         wall_seconds: out.wall_seconds,
         verify_seconds: it.verify_seconds,
         time_limit_s: limit,
@@ -299,15 +386,26 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
     }))
 }
 
-/// Verdicts per instance, to spot contradictions between configurations.
+/// Verdicts (and radius intervals) per instance, to spot contradictions between configurations.
 #[derive(Default)]
 pub struct Agreement {
     by_instance: HashMap<String, (Vec<String>, Vec<String>)>,
+    radii: HashMap<String, Vec<(String, RadiusResult)>>,
 }
 
 impl Agreement {
     /// Note a record; returns a message if this record creates a new contradiction.
     pub fn add(&mut self, r: &Record) -> Option<String> {
+        if let Some(rr) = &r.radius {
+            let runs = self.radii.entry(r.instance.clone()).or_default();
+            let alarm = |runs: &[(String, RadiusResult)]| {
+                let v: Vec<(&str, &RadiusResult)> = runs.iter().map(|(c, x)| (c.as_str(), x)).collect();
+                record::radius_alarm(&r.instance, &v)
+            };
+            let before = alarm(runs).is_some();
+            runs.push((r.config.clone(), rr.clone()));
+            return alarm(runs).filter(|_| !before);
+        }
         let e = self.by_instance.entry(r.instance.clone()).or_default();
         let before = !e.0.is_empty() && !e.1.is_empty();
         match r.verdict.as_str() {
@@ -325,6 +423,10 @@ impl Agreement {
             .iter()
             .filter(|(_, (a, b))| !a.is_empty() && !b.is_empty())
             .map(|(i, (a, b))| disagreement_text(i, a, b))
+            .chain(self.radii.iter().filter_map(|(i, runs)| {
+                let v: Vec<(&str, &RadiusResult)> = runs.iter().map(|(c, x)| (c.as_str(), x)).collect();
+                record::radius_alarm(i, &v)
+            }))
             .collect();
         v.sort();
         v
@@ -343,6 +445,16 @@ fn disagreement_text(instance: &str, verified: &[String], falsified: &[String]) 
 /// other flags, a child that cannot be started); anything a run does is recorded.
 pub fn run(opts: &Options) -> Result<Summary> {
     super::config::check_unique(&opts.configs)?;
+    if opts.suite.layout != "radius" {
+        if let Some(c) = opts.configs.iter().find(|c| c.search != crate::query::RadiusSearch::default()) {
+            bail!(
+                "configuration `{}`: --strategy and --eps-timeout are radius options, but {} is a {} suite",
+                c.name,
+                opts.suite.path.display(),
+                opts.suite.layout
+            );
+        }
+    }
     let mut store = Store::open(&opts.out)?;
     let loaded = store::read(&opts.out)?;
     if loaded.unreadable > 0 {
@@ -442,15 +554,9 @@ pub fn run(opts: &Options) -> Result<Summary> {
                         alarm(&msg);
                         run_alarms.push(msg);
                     }
-                    let c = |k: &str| summary.counts.get(k).copied().unwrap_or(0);
+                    let counts: Vec<String> = summary.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
                     let dis = agreement.all().len();
-                    bar.set_message(format!(
-                        "{} verified, {} falsified, {} unknown, {} error | {dis} disagreements",
-                        c("verified"),
-                        c("falsified"),
-                        c("unknown"),
-                        c("error"),
-                    ));
+                    bar.set_message(format!("{} | {dis} disagreements", counts.join(", ")));
                     bar.inc(1);
                 }
                 Ok(Ok(None)) => {}

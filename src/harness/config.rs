@@ -1,12 +1,15 @@
 //! Configurations: a name and how `quiver verify` runs (backend, bounds method, search on/off,
-//! time limit, threads, …) as typed [`VerifyOptions`], given as `NAME=FLAGS` on the command line
-//! or in a TOML or JSON file, either as a flag string or as a table of options.
+//! time limit, threads, …) as typed [`VerifyOptions`] — for radius suites also how `quiver
+//! radius` searches the levels ([`RadiusSearch`]: `--strategy`, `--eps-timeout`) — given as
+//! `NAME=FLAGS` on the command line or in a TOML or JSON file, either as a flag string or as a
+//! table of options.
 //!
 //! A flag string is split into words with the `shlex` crate (POSIX shell quoting) and read with
 //! the library's own flag group for [`VerifyOptions`] ([`crate::query::args::parse_options`]): the
 //! flags of an instance (the model's and the property's) are not in that group, so a
 //! configuration cannot change the instance, and no second list of them exists. A table gives the
-//! fields of [`VerifyOptions`] by name (`backends = ["smt-bv"]`, `search = "off"`, …).
+//! fields of [`VerifyOptions`] and [`RadiusSearch`] by name (`backends = ["smt-bv"]`, `search =
+//! "off"`, `strategy = "linear"`, …).
 //!
 //! ```toml
 //! [configs]
@@ -15,8 +18,8 @@
 //! smt = { backends = ["smt-bv"], timeout = 60 }
 //! ```
 
-use crate::query::args::{instance_flags, options_args, parse_options};
-use crate::query::VerifyOptions;
+use crate::query::args::{instance_flags, options_args, parse_config_flags, search_args};
+use crate::query::{RadiusSearch, VerifyOptions};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;
@@ -29,8 +32,11 @@ pub struct Config {
     /// with every result, and compared when a results directory is extended.
     pub flags_text: String,
     /// The options; `timeout` and `seed` are the configuration's own (the harness fills in the
-    /// effective time limit and seed of each run).
+    /// effective time limit and seed of each run). On a radius suite `timeout` limits the whole
+    /// radius search.
     pub options: VerifyOptions,
+    /// How a radius run searches the levels (only radius suites take other than the default).
+    pub search: RadiusSearch,
 }
 
 impl Config {
@@ -72,19 +78,37 @@ pub fn new(name: &str, flags_text: &str) -> Result<Config> {
             bail!("configuration `{name}`: {key} is set by the harness");
         }
     }
-    let options = parse_options(&words).map_err(|e| anyhow::anyhow!("configuration `{name}` (`{flags_text}`): {e}"))?;
+    let (options, search) =
+        parse_config_flags(&words).map_err(|e| anyhow::anyhow!("configuration `{name}` (`{flags_text}`): {e}"))?;
     options.validate().with_context(|| format!("configuration `{name}`"))?;
-    Ok(Config { name: name.to_string(), flags_text: flags_text.trim().to_string(), options })
+    search.validate().with_context(|| format!("configuration `{name}`"))?;
+    Ok(Config { name: name.to_string(), flags_text: flags_text.trim().to_string(), options, search })
 }
 
 /// Build a configuration from typed options (a table in a configuration file).
-pub fn from_options(name: &str, options: VerifyOptions) -> Result<Config> {
+pub fn from_options(name: &str, options: VerifyOptions, search: RadiusSearch) -> Result<Config> {
     let name = check_name(name)?;
     options.validate().with_context(|| format!("configuration `{name}`"))?;
-    let words = options_args(&options);
+    search.validate().with_context(|| format!("configuration `{name}`"))?;
+    let mut words = options_args(&options);
+    words.extend(search_args(&search));
     let flags_text = shlex::try_join(words.iter().map(String::as_str))
         .with_context(|| format!("configuration `{name}`: an option holds a NUL byte"))?;
-    Ok(Config { name: name.to_string(), flags_text, options })
+    Ok(Config { name: name.to_string(), flags_text, options, search })
+}
+
+/// Split a table of options into the [`VerifyOptions`] and the [`RadiusSearch`] fields (serde
+/// cannot flatten structs that deny unknown fields).
+fn table(mut t: serde_json::Map<String, serde_json::Value>) -> Result<(VerifyOptions, RadiusSearch)> {
+    let mut search = serde_json::Map::new();
+    for k in ["strategy", "eps_timeout"] {
+        if let Some(v) = t.remove(k) {
+            search.insert(k.to_string(), v);
+        }
+    }
+    let options = serde_json::from_value(serde_json::Value::Object(t))?;
+    let search = serde_json::from_value(serde_json::Value::Object(search))?;
+    Ok((options, search))
 }
 
 /// Parse `NAME=FLAGS` (FLAGS may be empty: the default pipeline).
@@ -98,7 +122,7 @@ pub fn parse_arg(s: &str) -> Result<Config> {
 #[serde(untagged)]
 enum Entry {
     Flags(String),
-    Options(VerifyOptions),
+    Options(serde_json::Map<String, serde_json::Value>),
 }
 
 /// A JSON list entry `{"name": …, "flags": …}` or `{"name": …, "options": {…}}`.
@@ -109,13 +133,18 @@ struct Named {
     #[serde(default)]
     flags: Option<String>,
     #[serde(default)]
-    options: Option<VerifyOptions>,
+    options: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn from_table(name: &str, t: serde_json::Map<String, serde_json::Value>) -> Result<Config> {
+    let (options, search) = table(t).with_context(|| format!("configuration `{}`", name.trim()))?;
+    from_options(name, options, search)
 }
 
 fn entry(name: &str, e: Entry) -> Result<Config> {
     match e {
         Entry::Flags(f) => new(name, &f),
-        Entry::Options(o) => from_options(name, o),
+        Entry::Options(o) => from_table(name, o),
     }
 }
 
@@ -146,7 +175,7 @@ pub fn load_file(path: &Path) -> Result<Vec<Config>> {
                     })?;
                     let c = match (n.flags, n.options) {
                         (Some(f), None) => new(&n.name, &f),
-                        (None, Some(o)) => from_options(&n.name, o),
+                        (None, Some(o)) => from_table(&n.name, o),
                         (None, None) => new(&n.name, ""),
                         (Some(_), Some(_)) => {
                             bail!("{}: `{}` gives both \"flags\" and \"options\"", path.display(), n.name)
@@ -191,6 +220,7 @@ pub fn check_unique(configs: &[Config]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::props::radius::Strategy;
     use crate::query::Switch;
 
     #[test]
@@ -201,6 +231,9 @@ mod tests {
         assert_eq!(c.options.search, Switch::Off);
         assert_eq!(c.flags_text, "--backend none --timeout 7.5 --seed=3 --search 'off'");
         assert_eq!(parse_arg("d=").unwrap().options, VerifyOptions::default());
+        let r = parse_arg("lin=--strategy linear --eps-timeout 5 --timeout 30").unwrap();
+        assert_eq!((r.search.strategy, r.search.eps_timeout, r.timeout_s()), (Strategy::Linear, Some(5.0), Some(30.0)));
+        assert_eq!(parse_arg("d=").unwrap().search, RadiusSearch::default());
         for (bad, why) in [
             ("m=--timeout", "value"),
             ("m=--timeout=-1", "positive"),
@@ -208,6 +241,9 @@ mod tests {
             ("m=--timeout 0", "positive"),
             ("m=--seed x", "invalid value"),
             ("m=--eps-real 0.1", "instance"),
+            ("m=--max-eps 3", "instance"),
+            ("m=--eps-timeout 0", "positive"),
+            ("m=--strategy sideways", "unknown strategy"),
             ("m=--ort-cpu vnni", "instance"),
             ("m=--vnncomp-result f", "harness"),
             ("m=--backend cplex", "unknown backend"),
@@ -228,12 +264,14 @@ mod tests {
         let toml_path = dir.join("c.toml");
         std::fs::write(
             &toml_path,
-            "# comment\n[configs]\nfull = \"\"\nbounds-only = \"--search off --backend none\"\nsmt = { backends = [\"smt-bv\"], timeout = 60 }\n",
+            "# comment\n[configs]\nfull = \"\"\nbounds-only = \"--search off --backend none\"\nsmt = { backends = [\"smt-bv\"], timeout = 60 }\nlin = { strategy = \"linear\", eps_timeout = 5 }\n",
         )
         .unwrap();
         let cs = load_file(&toml_path).unwrap();
         let names: Vec<&str> = cs.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["full", "bounds-only", "smt"]);
+        assert_eq!(names, ["full", "bounds-only", "smt", "lin"]);
+        assert_eq!((cs[3].search.strategy, cs[3].search.eps_timeout), (Strategy::Linear, Some(5.0)));
+        assert_eq!(cs[3].flags_text, "--strategy linear --eps-timeout 5");
         assert_eq!(cs[2].options.backends, ["smt-bv"]);
         assert_eq!(cs[2].timeout_s(), Some(60.0));
         assert_eq!(cs[2].flags_text, "--backend smt-bv --timeout 60");

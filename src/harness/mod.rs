@@ -3,8 +3,9 @@
 //! cactus and scatter plots), regression checks against expected verdicts, VNN-COMP result files,
 //! and deterministic sharding for cluster job arrays.
 //!
-//! The harness drives `quiver verify` as a child process (see [`bench::run`]): whatever backends
-//! and front ends the binary has are available to configurations without any change here.
+//! The harness drives `quiver verify` (for radius suites `quiver radius`) as a child process
+//! (see [`bench::run`]): whatever backends and front ends the binary has are available to
+//! configurations without any change here.
 //! Documented for users in `docs/experiments.md`.
 
 pub mod bench;

@@ -1,12 +1,104 @@
 //! One result line of `results.jsonl`: what ran, what it answered, what it cost, and where.
 
 use super::machine::Machine;
-use crate::query::Job;
+use crate::query::{Job, RadiusJob};
 use serde::{Deserialize, Serialize};
 
 /// Schema version of a record (bumped on incompatible changes). 2: the child reads a typed job
-/// ([`Record::job`]) instead of a command line.
-pub const SCHEMA: u32 = 2;
+/// ([`Record::job`]) instead of a command line. 3: radius runs ([`Record::radius`], a
+/// [`ChildJob::Radius`] job); verification records are unchanged.
+pub const SCHEMA: u32 = 3;
+
+/// The job a child ran. Untagged, so that a verification job reads and writes exactly as in
+/// schema 2 (the two kinds have disjoint required fields and deny unknown ones).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChildJob {
+    Verify(Job),
+    Radius(RadiusJob),
+}
+
+/// One level of a radius run as the child reported it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    pub eps: i64,
+    /// `bounds`, `search`, `pipeline` or `witness` ([`crate::props::radius::EpsRun::method`]).
+    pub method: String,
+    pub verdict: String,
+    pub seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_kind: Option<String>,
+}
+
+/// What a radius run found: the interval `lower <= radius < upper` (decided when `upper =
+/// lower + 1`), every witness behind `upper` replayed by the child's exact executor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RadiusResult {
+    /// The radius when decided (`-1`: the input itself violates); `None` when undecided or
+    /// unbounded.
+    pub radius: Option<i64>,
+    /// The largest level proved (`-1`: none).
+    pub lower: i64,
+    /// The smallest level with a replayed witness (`None`: none found up to `max_eps`).
+    pub upper: Option<i64>,
+    /// Robust on the whole input range: no radius exists.
+    pub unbounded: bool,
+    /// The largest level tried.
+    pub max_eps: i64,
+    /// The class that had to win.
+    pub label: usize,
+    /// `search` or `linear`.
+    pub strategy: String,
+    /// Every level's answer, in the order obtained.
+    pub levels: Vec<Level>,
+}
+
+impl RadiusResult {
+    /// Decided: a radius, or none at all (robust on the whole input range).
+    pub fn decided(&self) -> bool {
+        self.radius.is_some() || self.unbounded
+    }
+
+    /// The width of the interval, `upper - lower`; a missing `upper` counts as `max_eps + 1`.
+    pub fn width(&self) -> i64 {
+        self.upper.unwrap_or(self.max_eps + 1) - self.lower
+    }
+
+    /// Does the interval rule out radius `r`?
+    pub fn excludes(&self, r: i64) -> bool {
+        r < self.lower || self.upper.is_some_and(|u| r >= u)
+    }
+
+    /// Runs of the whole verification pipeline.
+    pub fn pipeline_runs(&self) -> usize {
+        self.levels.iter().filter(|l| l.method == "pipeline").count()
+    }
+
+    /// `radius [lower, upper)` as the tables show it (`–` for what is missing).
+    pub fn text(&self) -> String {
+        let r = match (self.radius, self.unbounded) {
+            (Some(r), _) => r.to_string(),
+            (None, true) => "unbounded".into(),
+            (None, false) => "–".into(),
+        };
+        format!("{r} [{}, {})", self.lower, self.upper.map_or("–".to_string(), |u| u.to_string()))
+    }
+}
+
+/// The soundness alarm of several radius runs of one instance whose intervals do not meet: one
+/// proved robustness at a level where another replayed a witness. `runs` are (configuration,
+/// result) pairs.
+pub fn radius_alarm(instance: &str, runs: &[(&str, &RadiusResult)]) -> Option<String> {
+    let (lc, lo) = runs.iter().max_by_key(|(_, r)| r.lower)?;
+    let (uc, up) = runs.iter().filter(|(_, r)| r.upper.is_some()).min_by_key(|(_, r)| r.upper)?;
+    let u = up.upper?;
+    (lo.lower >= u).then(|| {
+        format!(
+            "SOUNDNESS ALARM on {instance}: robust up to ε = {} by [{lc}] but a replayed counterexample at ε = {u} from [{uc}]",
+            lo.lower
+        )
+    })
+}
 
 /// One pipeline stage as the child reported it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,7 +127,8 @@ pub struct Record {
     pub schema: u32,
     pub instance: String,
     pub config: String,
-    /// `verified`, `falsified`, `unknown` or `error`.
+    /// `verified`, `falsified`, `unknown` or `error`; for a radius run `decided` (a radius, or
+    /// robust on the whole input range), `unknown` (an interval) or `error`.
     pub verdict: String,
     /// Why `unknown` or `error` (the child's reason, or what the harness saw).
     #[serde(default)]
@@ -46,6 +139,13 @@ pub struct Record {
     /// The suite's expected verdict, if any.
     #[serde(default)]
     pub expected: Option<String>,
+    /// A radius run: the suite's expected radius, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_radius: Option<i64>,
+    /// A radius run: what the child found (`None` for verification runs, and for radius runs
+    /// that gave no answer: `error`, or killed at the wall-clock limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius: Option<RadiusResult>,
     /// Wall-clock time of the child process as measured by the harness (process start to exit,
     /// including model loading): the time used by reports.
     pub wall_seconds: f64,
@@ -83,9 +183,10 @@ pub struct Record {
     /// schema 2 it names the job file (`verify --job DIR/jobs/CONFIG/ID.json`, [`Record::job`]);
     /// schema-1 records hold the whole `quiver verify` command line.
     pub args: Vec<String>,
-    /// The job the child ran (model, property, options with the effective time limit and seed).
+    /// The job the child ran (model, property or radius target, options with the effective time
+    /// limit and seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job: Option<Job>,
+    pub job: Option<ChildJob>,
     /// Suite file and line of the instance.
     pub suite: String,
     pub line: usize,
@@ -107,6 +208,11 @@ pub struct Record {
 }
 
 impl Record {
+    /// A radius run (its job is a radius job)?
+    pub fn is_radius(&self) -> bool {
+        matches!(self.job, Some(ChildJob::Radius(_)))
+    }
+
     /// `verified` or `falsified`.
     pub fn solved(&self) -> bool {
         matches!(self.verdict.as_str(), "verified" | "falsified")

@@ -2,9 +2,14 @@
 //! per-instance table from one or more results directories (shards are merged).
 //!
 //! Any instance on which one configuration says `verified` and another gives a replayed
-//! counterexample is a soundness alarm: it is listed first, in red, in every output.
+//! counterexample is a soundness alarm: it is listed first, in red, in every output. So is a
+//! radius instance on which one configuration proves a level where another replayed a witness.
+//!
+//! Radius runs get their own tables (per configuration: instances, decided radii, mean interval
+//! width of the undecided ones, time, pipeline runs; per instance: `radius [lower, upper)` and
+//! time); the verification tables and plots cover the verification runs.
 
-use super::record::Record;
+use super::record::{self, RadiusResult, Record};
 use super::store;
 use super::svg;
 use anyhow::{bail, Result};
@@ -90,6 +95,191 @@ pub struct ConfigStats {
     pub disagreements: usize,
 }
 
+/// Per-configuration figures of radius runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct RadiusStats {
+    pub config: String,
+    pub flags: String,
+    /// Radius runs (one per instance).
+    pub instances: usize,
+    /// Radii decided (`-1` included: the input itself violates).
+    pub decided: usize,
+    /// Robust on the whole input range (no radius).
+    pub unbounded: usize,
+    /// Runs that ended with an interval.
+    pub undecided: usize,
+    /// Runs without an answer: an error, or killed at the wall-clock limit.
+    pub no_answer: usize,
+    /// Mean `upper - lower` of the undecided runs (a missing `upper` counts as `max_eps + 1`).
+    pub mean_width: Option<f64>,
+    pub total_s: f64,
+    pub mean_s: f64,
+    /// Runs of the whole verification pipeline, over all instances.
+    pub pipeline_runs: usize,
+    /// Levels proved by bound propagation alone.
+    pub bounds_levels: usize,
+    /// Soundness alarms this configuration is part of.
+    pub alarms: usize,
+}
+
+/// The radius tables as Markdown: per configuration, then per instance.
+pub fn radius_markdown(d: &Data, stats: &[RadiusStats]) -> String {
+    let mut s = String::from(
+        "| configuration | instances | decided | unbounded | undecided | no answer | mean width (undecided) | total (s) | mean (s) | pipeline runs | levels by bounds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for st in stats {
+        let _ = writeln!(
+            s,
+            "| {} | {} | **{}** | {} | {} | {} | {} | {:.3} | {:.3} | {} | {} |",
+            md_escape(&st.config),
+            st.instances,
+            st.decided,
+            st.unbounded,
+            st.undecided,
+            st.no_answer,
+            st.mean_width.map_or("–".to_string(), |w| format!("{w:.2}")),
+            st.total_s,
+            st.mean_s,
+            st.pipeline_runs,
+            st.bounds_levels
+        );
+    }
+    s.push_str("\nConfigurations (`quiver radius` flags):\n\n");
+    for c in stats {
+        let _ = writeln!(s, "* `{}`: `{}`", c.config, if c.flags.is_empty() { "(defaults)" } else { &c.flags });
+    }
+    s.push_str(
+        "\nA radius is decided when `upper = lower + 1` (proved robust up to `lower`, a witness replayed at `upper`); \
+otherwise the run ends with the interval `lower <= radius < upper`. Width: `upper - lower`, a missing `upper` counted \
+as `max_eps + 1`. Times are wall-clock seconds per radius search (child process start to exit).\n\n",
+    );
+    let cs: Vec<&String> = stats.iter().map(|st| &st.config).collect();
+    let idx = d.index();
+    s.push_str("| instance | expected |");
+    for c in &cs {
+        let _ = write!(s, " {}: radius [lower, upper) | s |", md_escape(c));
+    }
+    s.push_str("\n|---|---|");
+    s.push_str(&"---|---:|".repeat(cs.len()));
+    s.push('\n');
+    for i in radius_instances(d) {
+        let exp = d.records.iter().find(|r| &r.instance == i).and_then(|r| r.expected_radius);
+        let _ = write!(s, "| {} | {} |", md_escape(i), exp.map_or(String::new(), |k| k.to_string()));
+        for c in &cs {
+            match idx.get(&(i.as_str(), c.as_str())) {
+                Some(r) => {
+                    let _ = write!(s, " {} | {:.1} |", radius_cell(r), r.wall_seconds);
+                }
+                None => s.push_str(" — | |"),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn radius_instances(d: &Data) -> impl Iterator<Item = &String> {
+    d.instances.iter().filter(|i| d.records.iter().any(|r| &r.instance == *i && r.is_radius()))
+}
+
+fn radius_cell(r: &Record) -> String {
+    match (&r.radius, r.limit.as_deref()) {
+        (Some(x), _) => x.text(),
+        (None, Some("time")) => "killed (time)".into(),
+        (None, Some("memory")) => "memout".into(),
+        (None, _) => r.verdict.clone(),
+    }
+}
+
+/// Per-configuration radius CSV (the fields of `report.json`'s `radius`).
+pub fn radius_csv(stats: &[RadiusStats]) -> String {
+    let mut s = String::from("config,instances,decided,unbounded,undecided,no_answer,mean_width,total_s,mean_s,pipeline_runs,bounds_levels,alarms,flags\n");
+    for st in stats {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{:.6},{:.6},{},{},{},{}",
+            csv_field(&st.config),
+            st.instances,
+            st.decided,
+            st.unbounded,
+            st.undecided,
+            st.no_answer,
+            st.mean_width.map_or(String::new(), |w| format!("{w:.6}")),
+            st.total_s,
+            st.mean_s,
+            st.pipeline_runs,
+            st.bounds_levels,
+            st.alarms,
+            csv_field(&st.flags)
+        );
+    }
+    s
+}
+
+/// The per-configuration radius table as LaTeX (booktabs; alarms in red need `xcolor`).
+pub fn radius_latex(d: &Data, stats: &[RadiusStats]) -> String {
+    let mut s = String::from("% generated by `quiver report`; needs \\usepackage{booktabs} (and xcolor for alarms)\n");
+    for a in d.alarms() {
+        let _ = writeln!(s, "\\noindent\\textcolor{{red}}{{\\textbf{{{}}}}}\\\\", tex(&a));
+    }
+    s.push_str("\\begin{tabular}{lrrrrrr}\n\\toprule\n");
+    s.push_str(
+        "Configuration & Instances & Decided & Mean width & Total (s) & Mean (s) & Pipeline runs \\\\\n\\midrule\n",
+    );
+    for st in stats {
+        let _ = writeln!(
+            s,
+            "{} & {} & {} & {} & {:.1} & {:.2} & {} \\\\",
+            tex(&st.config),
+            st.instances,
+            st.decided,
+            st.mean_width.map_or("--".to_string(), |w| format!("{w:.2}")),
+            st.total_s,
+            st.mean_s,
+            st.pipeline_runs
+        );
+    }
+    s.push_str("\\bottomrule\n\\end{tabular}\n");
+    s
+}
+
+/// Per-instance radius CSV: radius, lower, upper and seconds per configuration (empty where
+/// missing: undecided, no witness, no answer).
+pub fn radius_instances_csv(d: &Data) -> String {
+    let idx = d.index();
+    let cs: Vec<String> = d.radius_stats().into_iter().map(|st| st.config).collect();
+    let mut s = String::from("instance,expected_radius");
+    for c in &cs {
+        let _ = write!(s, ",{0}_radius,{0}_lower,{0}_upper,{0}_unbounded,{0}_verdict,{0}_seconds", csv_field(c));
+    }
+    s.push('\n');
+    let opt = |v: Option<i64>| v.map_or(String::new(), |k| k.to_string());
+    for i in radius_instances(d) {
+        let exp = d.records.iter().find(|r| &r.instance == i).and_then(|r| r.expected_radius);
+        let _ = write!(s, "{},{}", csv_field(i), opt(exp));
+        for c in &cs {
+            match idx.get(&(i.as_str(), c.as_str())) {
+                Some(r) => {
+                    let x = r.radius.as_ref();
+                    let _ = write!(
+                        s,
+                        ",{},{},{},{},{},{:.6}",
+                        opt(x.and_then(|x| x.radius)),
+                        opt(x.map(|x| x.lower)),
+                        opt(x.and_then(|x| x.upper)),
+                        x.is_some_and(|x| x.unbounded),
+                        r.verdict,
+                        r.wall_seconds
+                    );
+                }
+                None => s.push_str(",,,,,,"),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// An instance with contradicting verdicts.
 #[derive(Clone, Debug, Serialize)]
 pub struct Disagreement {
@@ -138,6 +328,22 @@ impl Data {
         out
     }
 
+    /// Radius instances whose intervals from different configurations do not meet.
+    pub fn radius_alarms(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .filter_map(|i| {
+                let runs: Vec<(&str, &RadiusResult)> = self
+                    .records
+                    .iter()
+                    .filter(|r| &r.instance == i)
+                    .filter_map(|r| r.radius.as_ref().map(|x| (r.config.as_str(), x)))
+                    .collect();
+                record::radius_alarm(i, &runs)
+            })
+            .collect()
+    }
+
     /// Soundness alarms raised inside single runs (`--crosscheck`).
     pub fn run_alarms(&self) -> Vec<String> {
         self.records
@@ -149,16 +355,24 @@ impl Data {
     /// Every alarm, as text.
     pub fn alarms(&self) -> Vec<String> {
         let mut v: Vec<String> = self.disagreements().iter().map(Disagreement::text).collect();
+        v.extend(self.radius_alarms());
         v.extend(self.run_alarms());
         v
     }
 
+    /// Are there verification (not radius) runs?
+    pub fn has_verification(&self) -> bool {
+        self.records.iter().any(|r| !r.is_radius())
+    }
+
+    /// Per-configuration figures of the verification runs.
     pub fn stats(&self) -> Vec<ConfigStats> {
         let dis = self.disagreements();
         self.configs
             .iter()
+            .filter(|c| self.records.iter().any(|r| &r.config == *c && !r.is_radius()))
             .map(|c| {
-                let rs: Vec<&Record> = self.records.iter().filter(|r| &r.config == c).collect();
+                let rs: Vec<&Record> = self.records.iter().filter(|r| &r.config == c && !r.is_radius()).collect();
                 let n = |v: &str| rs.iter().filter(|r| r.verdict == v).count();
                 let mut times: Vec<f64> = rs.iter().map(|r| r.wall_seconds).collect();
                 times.sort_by(f64::total_cmp);
@@ -189,6 +403,41 @@ impl Data {
                         .iter()
                         .filter(|d| d.verified_by.contains(c) || d.falsified_by.contains(c))
                         .count(),
+                }
+            })
+            .collect()
+    }
+
+    /// Per-configuration figures of the radius runs.
+    pub fn radius_stats(&self) -> Vec<RadiusStats> {
+        let alarms = self.radius_alarms();
+        self.configs
+            .iter()
+            .filter(|c| self.records.iter().any(|r| &r.config == *c && r.is_radius()))
+            .map(|c| {
+                let rs: Vec<&Record> = self.records.iter().filter(|r| &r.config == c && r.is_radius()).collect();
+                let found: Vec<&RadiusResult> = rs.iter().filter_map(|r| r.radius.as_ref()).collect();
+                let open: Vec<&RadiusResult> = found.iter().copied().filter(|x| !x.decided()).collect();
+                let total: f64 = rs.iter().map(|r| r.wall_seconds).sum();
+                RadiusStats {
+                    config: c.clone(),
+                    flags: rs.first().map(|r| r.flags.clone()).unwrap_or_default(),
+                    instances: rs.len(),
+                    decided: found.iter().filter(|x| x.radius.is_some()).count(),
+                    unbounded: found.iter().filter(|x| x.unbounded).count(),
+                    undecided: open.len(),
+                    no_answer: rs.len() - found.len(),
+                    mean_width: (!open.is_empty())
+                        .then(|| open.iter().map(|x| x.width() as f64).sum::<f64>() / open.len() as f64),
+                    total_s: total,
+                    mean_s: if rs.is_empty() { 0.0 } else { total / rs.len() as f64 },
+                    pipeline_runs: found.iter().map(|x| x.pipeline_runs()).sum(),
+                    bounds_levels: found
+                        .iter()
+                        .map(|x| x.levels.iter().filter(|l| l.method == "bounds" && l.verdict == "verified").count())
+                        .sum(),
+                    alarms: alarms.iter().filter(|a| a.contains(&format!("[{c}]"))).count()
+                        + rs.iter().filter(|r| r.disagreement.is_some()).count(),
                 }
             })
             .collect()
@@ -299,6 +548,15 @@ pub fn markdown(d: &Data, stats: &[ConfigStats]) -> String {
     }
     let _ =
         writeln!(s, "{} instances, {} configurations, {} runs.\n", d.instances.len(), d.configs.len(), d.records.len());
+    if d.records.iter().any(Record::is_radius) {
+        s.push_str("## Maximum robustness radius\n\n");
+        s.push_str(&radius_markdown(d, &d.radius_stats()));
+        s.push('\n');
+    }
+    if stats.is_empty() {
+        machine_line(d, &mut s);
+        return s;
+    }
     let cols: Vec<(&Column, &str)> = COLUMNS.iter().filter_map(|c| c.md.map(|h| (c, h))).collect();
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
     s.push_str(&line(cols.iter().map(|(_, h)| h.to_string()).collect()));
@@ -331,6 +589,11 @@ pub fn markdown(d: &Data, stats: &[ConfigStats]) -> String {
 PAR-2: mean over runs of the time if solved, else twice the time limit. `unknown` includes the runs stopped by \
 a time limit (timeout) or memory limit (memout).\n",
     );
+    machine_line(d, &mut s);
+    s
+}
+
+fn machine_line(d: &Data, s: &mut String) {
     if let Some(r) = d.records.first() {
         let _ = writeln!(
             s,
@@ -338,7 +601,6 @@ a time limit (timeout) or memory limit (memout).\n",
             r.quiver_version, r.git_revision, r.machine.host, r.machine.cores, r.machine.cpu
         );
     }
-    s
 }
 
 /// The per-instance table as Markdown.
@@ -352,7 +614,7 @@ pub fn instances_markdown(d: &Data) -> String {
     s.push_str("\n|---|---|");
     s.push_str(&"---|".repeat(d.configs.len()));
     s.push('\n');
-    for i in &d.instances {
+    for i in d.instances.iter().filter(|i| d.records.iter().any(|r| &r.instance == *i && !r.is_radius())) {
         let exp = d.records.iter().find(|r| &r.instance == i).and_then(|r| r.expected.clone()).unwrap_or_default();
         let name = if dis.contains(i) {
             format!("<span style=\"color:red\">**{}** (soundness alarm)</span>", md_escape(i))
@@ -396,7 +658,7 @@ pub fn instances_csv(d: &Data) -> String {
         let _ = write!(s, ",{0}_verdict,{0}_seconds", csv_field(c));
     }
     s.push('\n');
-    for i in &d.instances {
+    for i in d.instances.iter().filter(|i| d.records.iter().any(|r| &r.instance == *i && !r.is_radius())) {
         let exp = d.records.iter().find(|r| &r.instance == i).and_then(|r| r.expected.clone()).unwrap_or_default();
         let _ = write!(s, "{},{},{}", csv_field(i), exp, dis.contains(i));
         for c in &d.configs {
@@ -442,7 +704,9 @@ pub fn json(d: &Data, stats: &[ConfigStats]) -> serde_json::Value {
     serde_json::json!({
         "instances": d.instances.len(),
         "configs": stats,
+        "radius": d.radius_stats(),
         "disagreements": d.disagreements(),
+        "radius_alarms": d.radius_alarms(),
         "run_alarms": d.run_alarms(),
         "duplicates_dropped": d.duplicates,
         "unreadable_lines": d.unreadable,
@@ -527,15 +791,27 @@ pub fn vnncomp_csvs(d: &Data) -> Vec<(String, String)> {
 /// Write every output into `out`; returns the files written.
 pub fn write_all(d: &Data, out: &Path) -> Result<Vec<PathBuf>> {
     let stats = d.stats();
-    let mut files: Vec<(PathBuf, String)> = vec![
-        (out.join("summary.md"), markdown(d, &stats) + "\n## Per instance\n\n" + &instances_markdown(d)),
-        (out.join("summary.csv"), summary_csv(&stats)),
-        (out.join("summary.tex"), latex(d, &stats)),
-        (out.join("instances.csv"), instances_csv(d)),
-        (out.join("report.json"), serde_json::to_string_pretty(&json(d, &stats))? + "\n"),
-        (out.join("cactus.svg"), cactus(d)),
-    ];
-    for (a, b) in scatter_pairs(&d.configs) {
+    let mut files: Vec<(PathBuf, String)> =
+        vec![(out.join("report.json"), serde_json::to_string_pretty(&json(d, &stats))? + "\n")];
+    if d.records.iter().any(Record::is_radius) {
+        let rs = d.radius_stats();
+        files.push((out.join("radius.csv"), radius_csv(&rs)));
+        files.push((out.join("radius.tex"), radius_latex(d, &rs)));
+        files.push((out.join("radius_instances.csv"), radius_instances_csv(d)));
+    }
+    if !d.has_verification() {
+        files.push((out.join("summary.md"), markdown(d, &stats)));
+    } else {
+        files.extend([
+            (out.join("summary.md"), markdown(d, &stats) + "\n## Per instance\n\n" + &instances_markdown(d)),
+            (out.join("summary.csv"), summary_csv(&stats)),
+            (out.join("summary.tex"), latex(d, &stats)),
+            (out.join("instances.csv"), instances_csv(d)),
+            (out.join("cactus.svg"), cactus(d)),
+        ]);
+    }
+    let verify_configs: Vec<String> = stats.iter().map(|st| st.config.clone()).collect();
+    for (a, b) in scatter_pairs(&verify_configs) {
         let name = format!("scatter_{}_vs_{}.svg", super::file_component(&a), super::file_component(&b));
         files.push((out.join(name), scatter(d, &a, &b)));
     }

@@ -1,16 +1,19 @@
 //! Benchmark suites as the harness sees them: a list of instances, each a typed model and
-//! property ([`crate::query`]) with a stable id, a time budget and an optional expected verdict.
+//! [`Task`] — a property to verify, or a maximum robustness radius to find ([`crate::query`]) —
+//! with a stable id, a time budget and an optional expected verdict or radius.
 //!
-//! Two CSV layouts are read, told apart by their first line:
+//! Three CSV layouts are read, told apart by their first line:
 //! * quiver robustness suites (`model,images,labels,index,eps,timeout_s,expected[,tie]`,
 //!   [`crate::import::suite`]); `@bundled` names the bundled model and test vectors;
+//! * quiver radius suites (`model,images,labels,index,max_eps,timeout_s,expected_radius[,tie]`):
+//!   one radius search per row, run by `quiver radius` ([`crate::query::RadiusJob`]);
 //! * VNN-COMP `instances.csv`: header-less rows `onnx,vnnlib,timeout`, optionally followed by an
 //!   expected verdict (`holds`/`unsat`/`verified` or `violated`/`sat`/`falsified`); paths are
 //!   relative to the CSV's directory.
 
 use crate::import::suite as qsuite;
 use crate::import::suite::Expected;
-use crate::query::{Input, Model, Property};
+use crate::query::{Input, Model, Property, RadiusTarget};
 use crate::spec::real::Domain;
 use crate::spec::robust::{Radius, TieRule};
 use anyhow::{bail, Context, Result};
@@ -27,13 +30,51 @@ pub struct Instance {
     pub line: usize,
     /// The model (a resolved path, or `@bundled`).
     pub model: Model,
-    /// The property.
-    pub property: Property,
-    /// The suite's time budget for this instance, in seconds.
+    /// What is asked of the model.
+    pub task: Task,
+    /// The suite's time budget for this instance, in seconds (a radius row's: the whole search).
     pub timeout_s: Option<f64>,
-    pub expected: Option<Expected>,
     /// For VNN-COMP rows: the onnx and vnnlib fields as written in the CSV.
     pub vnncomp: Option<(String, String)>,
+}
+
+/// What an instance asks: the two job kinds the harness runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Task {
+    /// Verify a property (`quiver verify --job`), with the published verdict if one is known.
+    Verify { property: Property, expected: Option<Expected> },
+    /// Find the maximum robustness radius (`quiver radius --job`), with the known radius if any.
+    Radius { target: RadiusTarget, expected_radius: Option<i64> },
+}
+
+impl Instance {
+    /// The property of a verification instance.
+    pub fn property(&self) -> Option<&Property> {
+        match &self.task {
+            Task::Verify { property, .. } => Some(property),
+            Task::Radius { .. } => None,
+        }
+    }
+
+    /// The expected verdict of a verification instance.
+    pub fn expected(&self) -> Option<Expected> {
+        match &self.task {
+            Task::Verify { expected, .. } => *expected,
+            Task::Radius { .. } => None,
+        }
+    }
+
+    /// The expected radius of a radius instance.
+    pub fn expected_radius(&self) -> Option<i64> {
+        match &self.task {
+            Task::Radius { expected_radius, .. } => *expected_radius,
+            Task::Verify { .. } => None,
+        }
+    }
+
+    pub fn is_radius(&self) -> bool {
+        matches!(self.task, Task::Radius { .. })
+    }
 }
 
 /// A loaded suite.
@@ -42,7 +83,7 @@ pub struct Suite {
     pub path: PathBuf,
     /// The file stem (used as the VNN-COMP "category").
     pub name: String,
-    /// `quiver` or `vnncomp`.
+    /// `quiver`, `radius` or `vnncomp`.
     pub layout: &'static str,
     pub instances: Vec<Instance>,
 }
@@ -77,10 +118,19 @@ pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "suite".into());
     let rows = qsuite::read_rows(&text, path)?;
-    let is_quiver = rows
-        .first()
-        .is_some_and(|(_, f)| f.len() >= qsuite::HEADER.len() && f[..qsuite::HEADER.len()] == qsuite::HEADER);
-    let instances = if is_quiver { quiver_rows(rows, path, default_tie)? } else { vnncomp_rows(rows, path)? };
+    let starts = |h: &[&str]| rows.first().is_some_and(|(_, f)| f.len() >= h.len() && f[..h.len()] == *h);
+    let layout = if starts(&qsuite::HEADER) {
+        "quiver"
+    } else if starts(&qsuite::RADIUS_HEADER) {
+        "radius"
+    } else {
+        "vnncomp"
+    };
+    let instances = match layout {
+        "quiver" => quiver_rows(rows, path, default_tie)?,
+        "radius" => radius_rows(rows, path, default_tie)?,
+        _ => vnncomp_rows(rows, path)?,
+    };
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for i in &instances {
         if let Some(l) = seen.insert(&i.id, i.line) {
@@ -90,7 +140,7 @@ pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
     if instances.is_empty() {
         bail!("{}: the suite has no instances", path.display());
     }
-    Ok(Suite { path: path.to_path_buf(), name, layout: if is_quiver { "quiver" } else { "vnncomp" }, instances })
+    Ok(Suite { path: path.to_path_buf(), name, layout, instances })
 }
 
 fn resolve(field: &str, base: &Path) -> Result<PathBuf> {
@@ -124,9 +174,42 @@ fn quiver_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Res
             id,
             line: r.line,
             model: Model::new(resolve(&r.model, base).with_context(at)?),
-            property,
+            task: Task::Verify { property, expected: r.expected },
             timeout_s: Some(r.timeout_s as f64),
-            expected: r.expected,
+            vnncomp: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Radius rows: id `model/images#index/radius-maxN[/first-index]`.
+fn radius_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
+    let rows = qsuite::parse_radius_rows(rows, path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for r in rows {
+        let tie = r.tie.unwrap_or(default_tie);
+        let mut id = format!("{}/{}#{}/radius-max{}", stem(&r.model), stem(&r.images), r.index, r.max_eps);
+        if tie == TieRule::FirstIndex {
+            id.push_str("/first-index");
+        }
+        let at = || format!("{}:{}", path.display(), r.line);
+        let images = resolve(&r.images, base).with_context(at)?;
+        let labels =
+            if r.labels == crate::bundled::DATASET { None } else { Some(resolve(&r.labels, base).with_context(at)?) };
+        let target = RadiusTarget {
+            input: Input::Dataset { path: images, index: r.index, labels },
+            label: None,
+            tie,
+            max_eps: Some(i64::from(r.max_eps)),
+            eps_real_step: None,
+        };
+        out.push(Instance {
+            id,
+            line: r.line,
+            model: Model::new(resolve(&r.model, base).with_context(at)?),
+            task: Task::Radius { target, expected_radius: r.expected_radius },
+            timeout_s: Some(r.timeout_s as f64),
             vnncomp: None,
         });
     }
@@ -143,8 +226,9 @@ fn vnncomp_rows(rows: Vec<qsuite::Row>, path: &Path) -> Result<Vec<Instance>> {
         let at = format!("{}:{line}", path.display());
         if !(3..=4).contains(&f.len()) {
             bail!(
-                "{at}: not a quiver suite (header `{}`) nor a VNN-COMP instances.csv row `onnx,vnnlib,timeout[,expected]`: found {} fields",
+                "{at}: not a quiver suite (header `{}`), a radius suite (header `{}`) nor a VNN-COMP instances.csv row `onnx,vnnlib,timeout[,expected]`: found {} fields",
                 qsuite::HEADER.join(","),
+                qsuite::RADIUS_HEADER.join(","),
                 f.len()
             );
         }
@@ -163,9 +247,8 @@ fn vnncomp_rows(rows: Vec<qsuite::Row>, path: &Path) -> Result<Vec<Instance>> {
             id: format!("{}/{}", stem(&f[0]), stem(&f[1])),
             line,
             model: Model::new(model),
-            property: Property::Vnnlib { path: vnnlib, domain: Domain::Real },
+            task: Task::Verify { property: Property::Vnnlib { path: vnnlib, domain: Domain::Real }, expected },
             timeout_s: Some(timeout),
-            expected,
             vnncomp: Some((f[0].clone(), f[1].clone())),
         });
     }

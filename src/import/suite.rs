@@ -128,37 +128,71 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Instance>, ImportError> {
     parse_rows(read_rows(text, path)?, path)
 }
 
-/// [`parse`] on rows from [`read_rows`].
-pub fn parse_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<Instance>, ImportError> {
+/// Check a header row: `header`, optionally followed by [`TIE_COLUMN`]; returns the row width.
+fn check_header(rows: &mut std::vec::IntoIter<Row>, header: &[&str], path: &Path) -> Result<usize, ImportError> {
     let err = |line: usize, message: String| ImportError::Suite { path: path.to_path_buf(), line, message };
-    let mut rows = rows.into_iter();
     let (hl, cols) = rows.next().ok_or_else(|| err(1, "empty suite file (no header)".into()))?;
-    let with_tie = cols.len() == HEADER.len() + 1 && cols[HEADER.len()] == TIE_COLUMN;
-    if cols[..cols.len().min(HEADER.len())] != HEADER || (cols.len() != HEADER.len() && !with_tie) {
+    let with_tie = cols.len() == header.len() + 1 && cols[header.len()] == TIE_COLUMN;
+    if cols[..cols.len().min(header.len())] != *header || (cols.len() != header.len() && !with_tie) {
         return Err(err(
             hl,
             format!(
                 "header must be `{}` (optionally followed by `,{TIE_COLUMN}`), found `{}`",
-                HEADER.join(","),
+                header.join(","),
                 cols.join(",")
             ),
         ));
     }
-    let width = cols.len();
+    Ok(cols.len())
+}
+
+/// The fields every row layout shares: the model and data set paths (non-empty), the index, an
+/// integer in column 4 (`eps` or `max_eps`), the time budget, and the tie rule.
+struct Common {
+    model: String,
+    images: String,
+    labels: String,
+    index: usize,
+    level: u32,
+    timeout_s: u64,
+    tie: Option<crate::spec::robust::TieRule>,
+}
+
+fn common(f: &[String], header: &[&str], line: usize, path: &Path) -> Result<Common, ImportError> {
+    let err = |message: String| ImportError::Suite { path: path.to_path_buf(), line, message };
+    let num = |i: usize| -> Result<u64, ImportError> {
+        f[i].parse::<u64>().map_err(|_| err(format!("{} must be a non-negative integer, found `{}`", header[i], f[i])))
+    };
+    for (i, field) in f.iter().enumerate().take(3) {
+        if field.is_empty() {
+            return Err(err(format!("{} is empty", header[i])));
+        }
+    }
+    Ok(Common {
+        model: f[0].to_string(),
+        images: f[1].to_string(),
+        labels: f[2].to_string(),
+        index: usize::try_from(num(3)?).map_err(|_| err("index is too large".into()))?,
+        level: u32::try_from(num(4)?).map_err(|_| err(format!("{} is too large", header[4])))?,
+        timeout_s: num(5)?,
+        tie: match f.get(header.len()).map_or("", String::as_str) {
+            "" => None,
+            t => Some(t.parse().map_err(err)?),
+        },
+    })
+}
+
+/// [`parse`] on rows from [`read_rows`].
+pub fn parse_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<Instance>, ImportError> {
+    let err = |line: usize, message: String| ImportError::Suite { path: path.to_path_buf(), line, message };
+    let mut rows = rows.into_iter();
+    let width = check_header(&mut rows, &HEADER, path)?;
     let mut out = Vec::new();
     for (line, f) in rows {
         if f.len() != width {
             return Err(err(line, format!("expected {width} fields, found {}", f.len())));
         }
-        let num = |i: usize| -> Result<u64, ImportError> {
-            f[i].parse::<u64>()
-                .map_err(|_| err(line, format!("{} must be a non-negative integer, found `{}`", HEADER[i], f[i])))
-        };
-        for (i, field) in f.iter().enumerate().take(3) {
-            if field.is_empty() {
-                return Err(err(line, format!("{} is empty", HEADER[i])));
-            }
-        }
+        let c = common(&f, &HEADER, line, path)?;
         let expected = match f[6].as_str() {
             "" => None,
             "verified" => Some(Expected::Verified),
@@ -171,21 +205,78 @@ pub fn parse_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<Instance>, ImportEr
                 ))
             }
         };
-        let index = usize::try_from(num(3)?).map_err(|_| err(line, "index is too large".into()))?;
-        let eps = u32::try_from(num(4)?).map_err(|_| err(line, "eps is too large".into()))?;
         out.push(Instance {
             line,
-            model: f[0].to_string(),
-            images: f[1].to_string(),
-            labels: f[2].to_string(),
-            index,
-            eps,
-            timeout_s: num(5)?,
+            model: c.model,
+            images: c.images,
+            labels: c.labels,
+            index: c.index,
+            eps: c.level,
+            timeout_s: c.timeout_s,
             expected,
-            tie: match f.get(HEADER.len()).map_or("", String::as_str) {
-                "" => None,
-                t => Some(t.parse().map_err(|e: String| err(line, e))?),
+            tie: c.tie,
+        });
+    }
+    Ok(out)
+}
+
+/// The columns of a radius suite, in order (optionally followed by `tie`): one maximum-radius
+/// search per row around test image `index`, over the levels `0..=max_eps`, within `timeout_s`
+/// for the whole search; `expected_radius` is an integer (`-1`: the image itself violates) or
+/// empty.
+pub const RADIUS_HEADER: [&str; 7] = ["model", "images", "labels", "index", "max_eps", "timeout_s", "expected_radius"];
+
+/// One row of a radius suite, with its paths as written (resolve them with [`resolve`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RadiusRow {
+    /// 1-based line in the CSV.
+    pub line: usize,
+    pub model: String,
+    pub images: String,
+    pub labels: String,
+    pub index: usize,
+    /// The largest level tried.
+    pub max_eps: u32,
+    /// Time budget of the whole search, in seconds.
+    pub timeout_s: u64,
+    /// The known radius, if any (`-1`: the image itself violates the property).
+    pub expected_radius: Option<i64>,
+    pub tie: Option<crate::spec::robust::TieRule>,
+}
+
+/// Parse the rows of a radius suite (header [`RADIUS_HEADER`]); errors name the file and line.
+pub fn parse_radius_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<RadiusRow>, ImportError> {
+    let err = |line: usize, message: String| ImportError::Suite { path: path.to_path_buf(), line, message };
+    let mut rows = rows.into_iter();
+    let width = check_header(&mut rows, &RADIUS_HEADER, path)?;
+    let mut out = Vec::new();
+    for (line, f) in rows {
+        if f.len() != width {
+            return Err(err(line, format!("expected {width} fields, found {}", f.len())));
+        }
+        let c = common(&f, &RADIUS_HEADER, line, path)?;
+        let expected_radius = match f[6].as_str() {
+            "" => None,
+            t => match t.parse::<i64>() {
+                Ok(r) if r >= -1 => Some(r),
+                _ => {
+                    return Err(err(
+                        line,
+                        format!("expected_radius must be an integer >= -1 (-1: the image itself violates) or empty, found `{t}`"),
+                    ))
+                }
             },
+        };
+        out.push(RadiusRow {
+            line,
+            model: c.model,
+            images: c.images,
+            labels: c.labels,
+            index: c.index,
+            max_eps: c.level,
+            timeout_s: c.timeout_s,
+            expected_radius,
+            tie: c.tie,
         });
     }
     Ok(out)
@@ -255,5 +346,27 @@ mod tests {
         let ok = parse(&format!("{h},tie\n\"m,1.h5\",i,l,1,2,60,falsified,first-index\n"), p).unwrap();
         assert_eq!((ok[0].model.as_str(), ok[0].line, ok[0].expected), ("m,1.h5", 2, Some(Expected::Falsified)));
         assert!(parse("# nothing\n", p).unwrap_err().to_string().contains("empty suite file"));
+    }
+
+    #[test]
+    fn radius_rows_parse_and_errors_name_the_file_and_line() {
+        let p = Path::new("dir/r.csv");
+        let h = RADIUS_HEADER.join(",");
+        let rows = |t: &str| parse_radius_rows(read_rows(t, p).unwrap(), p);
+        let ok = rows(&format!("{h},tie\nm,i,l,7,255,30,,first-index\nm,i,l,8,3,30,-1,\n")).unwrap();
+        assert_eq!((ok[0].index, ok[0].max_eps, ok[0].timeout_s, ok[0].expected_radius), (7, 255, 30, None));
+        assert_eq!(ok[0].tie, Some(crate::spec::robust::TieRule::FirstIndex));
+        assert_eq!((ok[1].line, ok[1].expected_radius, ok[1].tie), (3, Some(-1), None));
+        let e = rows(&format!("{h}\nm,i,l,1,3,30,-2\n")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dir/r.csv:2: expected_radius must be an integer >= -1 (-1: the image itself violates) or empty, found `-2`"
+        );
+        let e = rows(&format!("{h}\nm,i,l,1,-3,30,\n")).unwrap_err();
+        assert_eq!(e.to_string(), "dir/r.csv:2: max_eps must be a non-negative integer, found `-3`");
+        let e = rows(&format!("# c\n{h}\n,i,l,1,3,30,\n")).unwrap_err();
+        assert_eq!(e.to_string(), "dir/r.csv:3: model is empty");
+        let e = rows("model,images,labels,index,eps,timeout_s,expected\n").unwrap_err();
+        assert!(e.to_string().starts_with("dir/r.csv:1: header must be `model,images,labels,index,max_eps"), "{e}");
     }
 }

@@ -38,7 +38,7 @@ use crate::spec::robust::{robustness, Radius, TieRule};
 use crate::spec::{InputBox, Spec, SpecError};
 use crate::verdict::{Unknown, Verdict, Witness};
 use crate::verify::{self, Options};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -55,7 +55,7 @@ pub enum Unit {
 }
 
 /// How the levels are visited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Bounds-only bisection, then the pipeline at gap midpoints, reusing every answer.

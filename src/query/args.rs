@@ -3,8 +3,12 @@
 //! flags (the [`VerifyOptions`]) from the flags that belong to an instance
 //! ([`instance_flags`]). [`Job::to_args`] is the inverse: the flags that give back a job.
 
-use super::{Input, Job, Model, OrtCpu, Property, QueryError, Switch, Tighten, VerifyOptions};
+use super::{
+    Input, Job, Model, OrtCpu, Property, QueryError, RadiusJob, RadiusSearch, RadiusTarget, Switch, Tighten,
+    VerifyOptions,
+};
 use crate::bounds::Method;
+use crate::props::radius::Strategy;
 use crate::spec::real::Domain;
 use crate::spec::robust::{Radius, TieRule};
 use clap::{Args, Parser};
@@ -161,11 +165,104 @@ impl JobArgs {
     }
 }
 
-/// The long flags (with `--`) that describe an instance — the model's and the property's — as
-/// opposed to how it is verified.
+/// The radius target of `quiver radius`: the input, the class, how far and in which unit.
+#[derive(Args, Clone, Debug)]
+pub struct RadiusTargetArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The class that must win (default: the label from --labels, else the predicted class).
+    #[arg(long)]
+    pub label: Option<usize>,
+    /// IDX label file for --dataset (gives the default --label); `@bundled` with `--dataset @bundled`.
+    #[arg(long, requires = "dataset")]
+    pub labels: Option<PathBuf>,
+    /// Tie rule: `any` (a tie with another class is a violation) or `first-index` (argmax semantics).
+    #[arg(long, default_value = "any")]
+    pub tie: TieRule,
+    /// Largest level tried (default: the level whose box is the whole input range).
+    #[arg(long, value_name = "N")]
+    pub max_eps: Option<i64>,
+    /// Levels are multiples of this real radius (mapped through the input quantization) instead
+    /// of integer steps of the quantized input.
+    #[arg(long, value_name = "X")]
+    pub eps_real_step: Option<f64>,
+}
+
+impl RadiusTargetArgs {
+    pub fn target(&self) -> Result<RadiusTarget, QueryError> {
+        Ok(RadiusTarget {
+            input: self.input.input(self.labels.as_deref())?,
+            label: self.label,
+            tie: self.tie,
+            max_eps: self.max_eps,
+            eps_real_step: self.eps_real_step,
+        })
+    }
+}
+
+/// Everything `quiver radius` needs to know about a job: flags, or a job file. The options are
+/// `quiver verify`'s own group (run at every level; `--timeout` limits the whole search) plus
+/// [`RadiusSearch`] (`--strategy`, `--eps-timeout`).
+#[derive(Args, Clone, Debug)]
+pub struct RadiusJobArgs {
+    #[arg(help = MODEL_HELP, required_unless_present = "job")]
+    pub model: Option<PathBuf>,
+    #[arg(long, help = Q_BITS_HELP)]
+    pub q_bits: Option<u8>,
+    #[arg(long, value_enum, help = ORT_CPU_HELP)]
+    pub ort_cpu: Option<OrtCpu>,
+    #[command(flatten)]
+    pub target: RadiusTargetArgs,
+    #[command(flatten)]
+    pub options: VerifyOptions,
+    #[command(flatten)]
+    pub search: RadiusSearch,
+    /// Read the whole radius job (model, target, options) from a JSON file (`-`: standard input)
+    /// instead of the flags, as `quiver bench` hands it to each radius run.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["model", "q_bits", "ort_cpu", "input", "dataset", "label", "labels", "tie", "max_eps", "eps_real_step"]
+    )]
+    pub job: Option<PathBuf>,
+}
+
+impl RadiusJobArgs {
+    /// The radius job the flags (or the job file) describe; its options are not validated yet.
+    pub fn job(&self) -> Result<RadiusJob, QueryError> {
+        if let Some(path) = &self.job {
+            if self.options != VerifyOptions::default() || self.search != RadiusSearch::default() {
+                return Err(QueryError::Usage(format!(
+                    "--job {}: the job file gives the options; drop the other radius flags",
+                    path.display()
+                )));
+            }
+            return RadiusJob::read(path);
+        }
+        let path = self.model.clone().ok_or_else(|| QueryError::Usage("no MODEL given".into()))?;
+        Ok(RadiusJob {
+            model: Model { path, q_bits: self.q_bits, ort_cpu: self.ort_cpu.unwrap_or_default() },
+            target: self.target.target()?,
+            options: self.options.clone(),
+            search: self.search.clone(),
+        })
+    }
+}
+
+/// The long flags (with `--`) that describe an instance — the model's, the property's and a
+/// radius target's — as opposed to how it is verified.
 pub fn instance_flags() -> Vec<String> {
-    let cmd = PropertyArgs::augment_args(ModelArgs::augment_args(clap::Command::new("instance")));
-    cmd.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect()
+    let verify = PropertyArgs::augment_args(ModelArgs::augment_args(clap::Command::new("instance")));
+    let radius = RadiusTargetArgs::augment_args(clap::Command::new("radius"));
+    let mut flags: Vec<String> = verify
+        .get_arguments()
+        .chain(radius.get_arguments())
+        .filter_map(|a| a.get_long())
+        .map(|l| format!("--{l}"))
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
 }
 
 /// Parses a configuration's flags: exactly the [`VerifyOptions`].
@@ -176,13 +273,47 @@ struct OptionFlags {
     options: VerifyOptions,
 }
 
+/// Parses a configuration's flags: the [`VerifyOptions`] and the [`RadiusSearch`] flags.
+#[derive(Parser, Debug)]
+#[command(no_binary_name = true, disable_help_flag = true)]
+struct ConfigFlags {
+    #[command(flatten)]
+    options: VerifyOptions,
+    #[command(flatten)]
+    search: RadiusSearch,
+}
+
+fn first_line(e: clap::Error) -> String {
+    let msg = e.to_string();
+    msg.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
+}
+
+/// Parse a configuration's flags (already split into words): `quiver verify` option flags, and
+/// for radius suites also `--strategy` and `--eps-timeout`. The error is clap's first line.
+pub fn parse_config_flags(words: &[String]) -> Result<(VerifyOptions, RadiusSearch), String> {
+    ConfigFlags::try_parse_from(words).map(|f| (f.options, f.search)).map_err(first_line)
+}
+
+/// The flags of the radius search options that differ from the defaults.
+pub fn search_args(s: &RadiusSearch) -> Vec<String> {
+    let mut a = Vec::new();
+    if s.strategy != RadiusSearch::default().strategy {
+        let name = match s.strategy {
+            Strategy::Search => "search",
+            Strategy::Linear => "linear",
+        };
+        push(&mut a, "--strategy", name);
+    }
+    if let Some(t) = s.eps_timeout {
+        push(&mut a, "--eps-timeout", t);
+    }
+    a
+}
+
 /// Parse `quiver verify` option flags (already split into words) into [`VerifyOptions`]; the
 /// error is clap's first line (e.g. "unexpected argument '--x' found").
 pub fn parse_options(words: &[String]) -> Result<VerifyOptions, String> {
-    OptionFlags::try_parse_from(words).map(|f| f.options).map_err(|e| {
-        let msg = e.to_string();
-        msg.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
-    })
+    OptionFlags::try_parse_from(words).map(|f| f.options).map_err(first_line)
 }
 
 fn tie_flag(t: TieRule) -> &'static str {
@@ -307,6 +438,15 @@ struct VerifyFlags {
     job: JobArgs,
 }
 
+/// The `quiver radius` command line, for checks of the flag groups.
+#[cfg(test)]
+#[derive(Parser, Debug)]
+#[command(name = "radius")]
+struct RadiusFlags {
+    #[command(flatten)]
+    job: RadiusJobArgs,
+}
+
 /// Parse a full `quiver verify` argument list (after `verify`) into a job, with the flag
 /// groups above; used to check [`Job::to_args`] and by tools that hold argument lists.
 pub fn parse_job_args(args: &[String]) -> Result<Job, String> {
@@ -386,6 +526,29 @@ mod tests {
         }
     }
 
+    /// The radius command line: verify's option group, `--timeout` the whole search,
+    /// `--eps-timeout` one level; a configuration's radius flags read back from `search_args`.
+    #[test]
+    fn radius_flags_share_the_option_group() {
+        RadiusFlags::command().debug_assert();
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let f = RadiusFlags::try_parse_from(words(
+            "radius m.h5 --dataset d.gz --index 4 --max-eps 9 --tie first-index --backend none --timeout 30 --eps-timeout 5 --strategy linear",
+        ))
+        .unwrap();
+        let job = f.job.job().unwrap();
+        assert_eq!(job.options.timeout, Some(30.0));
+        assert_eq!(job.options.backends, ["none"]);
+        assert_eq!(job.search.eps_timeout, Some(5.0));
+        assert_eq!(job.target.max_eps, Some(9));
+        assert_eq!(job.target.tie, TieRule::FirstIndex);
+        assert_eq!(RadiusJob::from_json(&job.to_json(), Path::new("j")).unwrap(), job);
+        let (o, s) = parse_config_flags(&words("--strategy linear --eps-timeout 2.5 --threads 2")).unwrap();
+        assert_eq!((o.threads, s.strategy), (2, Strategy::Linear));
+        assert_eq!(parse_config_flags(&search_args(&s)).unwrap().1, s);
+        assert!(parse_config_flags(&words("--max-eps 3")).unwrap_err().contains("--max-eps"));
+    }
+
     /// The options' clap defaults are their serde defaults.
     #[test]
     fn default_options_agree() {
@@ -416,7 +579,8 @@ mod tests {
         ] {
             assert!(f.iter().any(|g| g == x), "{x} missing from {f:?}");
         }
-        assert!(!f.iter().any(|g| g == "--timeout" || g == "--backend"), "{f:?}");
+        assert!(f.iter().any(|g| g == "--max-eps") && f.iter().any(|g| g == "--eps-real-step"), "{f:?}");
+        assert!(!f.iter().any(|g| g == "--timeout" || g == "--backend" || g == "--strategy"), "{f:?}");
         assert!(parse_options(&["--eps".to_string(), "1".into()]).unwrap_err().contains("--eps"));
     }
 }

@@ -2,6 +2,7 @@
 //! problem.
 
 use crate::import::ImportError;
+use crate::props::radius::RadiusError;
 use crate::spec::SpecError;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -26,6 +27,9 @@ pub enum QueryError {
     /// The property does not fit the model (`what` names where it came from).
     #[error("{what}: {source}")]
     Spec { what: String, source: SpecError },
+    /// A radius query that cannot be posed (a bad step, label or largest level).
+    #[error("{what}: {source}")]
+    Radius { what: String, source: RadiusError },
 }
 
 impl QueryError {

@@ -4,7 +4,8 @@
 //! Every front end goes through here: the `quiver` binary only parses its arguments into a
 //! [`Job`] (with the flag groups of [`args`]) and prints the result; the experiment harness
 //! hands each child process a serialized job (`quiver verify --job -`) and reads back a
-//! [`report::ReportRecord`]; a library user (the Python binding) builds the job directly:
+//! [`report::ReportRecord`] — or a [`RadiusJob`] (`quiver radius --job -`) and its
+//! [`RadiusReport`](crate::props::radius::RadiusReport); a library user (the Python binding) builds the job directly:
 //!
 //! ```no_run
 //! use quiver::query::{Input, Job, Model, Property, VerifyOptions};
@@ -28,17 +29,31 @@
 pub mod args;
 mod error;
 mod options;
+mod radius;
 pub mod report;
 mod source;
 
 pub use error::QueryError;
 pub use options::{time_limit, Switch, Tighten, VerifyOptions};
+pub use radius::{RadiusJob, RadiusSearch, RadiusTarget};
 pub use source::{read_vector, Input, Loaded, Model, OrtCpu, Property, BUNDLED};
 
 use crate::budget::Budget;
 use crate::verify::{self, Event, Report};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The text of a job file (`-`: standard input) and the name it goes by in errors.
+fn read_text(path: &Path) -> Result<(String, PathBuf), QueryError> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|source| QueryError::Io { path: "<stdin>".into(), source })?;
+        return Ok((s, PathBuf::from("<stdin>")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?;
+    Ok((text, path.to_path_buf()))
+}
 
 /// One verification job: a model, a property, and the options of the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,16 +73,8 @@ impl Job {
 
     /// Read a job from a JSON file (`-`: standard input).
     pub fn read(path: &Path) -> Result<Job, QueryError> {
-        let text = if path.as_os_str() == "-" {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-                .map_err(|source| QueryError::Io { path: "<stdin>".into(), source })?;
-            s
-        } else {
-            std::fs::read_to_string(path).map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?
-        };
-        let origin = if path.as_os_str() == "-" { Path::new("<stdin>") } else { path };
-        Job::from_json(&text, origin)
+        let (text, origin) = read_text(path)?;
+        Job::from_json(&text, &origin)
     }
 
     /// The job as one line of JSON.

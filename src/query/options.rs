@@ -50,8 +50,9 @@ pub struct VerifyOptions {
     /// Run every listed backend (and bounds) on the query and report any contradiction (exit 3).
     #[arg(long)]
     pub crosscheck: bool,
-    /// Time limit of the whole pipeline (probe, bounds, search and every backend), in seconds.
-    /// A watchdog stops the solvers when it passes; the answer is then `unknown` (time limit).
+    /// Time limit of the whole pipeline (probe, bounds, search and every backend), in seconds;
+    /// for `radius`, of the whole radius search (--eps-timeout limits one level). A watchdog
+    /// stops the solvers when it passes; the answer is then `unknown` (time limit).
     #[arg(long)]
     pub timeout: Option<f64>,
     /// Threads (0 = all cores): the MILP backend solves up to this many disjuncts' sub-MILPs at
