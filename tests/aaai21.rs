@@ -588,3 +588,37 @@ fn fixture_files_and_unsupported_features() {
         assert!(keras_fixed::load(&path, None).is_err(), "prefix of {len} bytes loaded");
     }
 }
+
+/// `qvip-radius-open-cells.csv` is what `benchmarks/suites/README.md` says: the 13 cells of QVIP's
+/// radius study that QVIP left open (issue 16), in that order, each with all 100 rows of its
+/// network's suite at its ε, copied unchanged.
+#[test]
+fn radius_study_open_cells_are_the_thirteen_cells_of_issue_16() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/suites");
+    let cells = [
+        ("1blk_100", 4, 6),
+        ("1blk_100", 4, 10),
+        ("1blk_100", 6, 6),
+        ("1blk_100", 6, 10),
+        ("1blk_100", 6, 20),
+        ("1blk_100", 8, 30),
+        ("2blk_64_32", 4, 4),
+        ("2blk_64_32", 4, 6),
+        ("2blk_64_32", 4, 10),
+        ("2blk_64_32", 6, 4),
+        ("2blk_64_32", 6, 6),
+        ("2blk_64_32", 6, 10),
+        ("2blk_64_32", 6, 20),
+    ];
+    let open = suite::load(&dir.join("qvip-radius-open-cells.csv")).unwrap();
+    assert_eq!(open.instances.len(), 100 * cells.len());
+    let row = |i: &suite::Instance| {
+        (i.model.clone(), i.images.clone(), i.labels.clone(), i.index, i.eps, i.timeout_s, i.expected, i.tie)
+    };
+    for (chunk, (arch, q, eps)) in open.instances.chunks(100).zip(cells) {
+        let source = suite::load(&dir.join(format!("qvip_{arch}_in_8_qu_{q}.csv"))).unwrap();
+        let want: Vec<_> = source.instances.iter().filter(|i| i.eps == eps).map(row).collect();
+        let got: Vec<_> = chunk.iter().map(row).collect();
+        assert_eq!(got, want, "cell {arch} Q = {q}, ε = {eps}");
+    }
+}
