@@ -1027,6 +1027,43 @@ mod tests {
         assert_eq!(csv.lines().nth(1).unwrap(), "a_b,4,2,1,1,1,0,0,3,1.500000,0.250000,3.000000,0,\"--x \"\"y,z\"\"\"");
     }
 
+    /// The equivalence CSV has every field of `report.json`'s `equiv`, and a configuration's
+    /// total row leaves the group columns empty.
+    #[test]
+    fn equiv_csv_columns_are_the_json_fields() {
+        let st = EquivStats {
+            config: "c".into(),
+            pair: None,
+            relation: None,
+            eps: None,
+            boxes: 4,
+            verified: 2,
+            falsified: 1,
+            unknown: 1,
+            errors: 0,
+            decided_pct: 75.0,
+            by_bounds: 2,
+            by_search: 1,
+            by_backend: 0,
+            median_s: 0.5,
+            max_s: 2.0,
+            total_s: 3.0,
+        };
+        let csv = equiv_csv(std::slice::from_ref(&st));
+        let mut header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        header.sort_unstable();
+        let json = serde_json::to_value(&st).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(header, keys);
+        assert_eq!(csv.lines().nth(1).unwrap(), "c,,,,4,2,1,1,0,75.00,2,1,0,0.500000,2.000000,3.000000");
+        let md = equiv_markdown(&[st]);
+        assert!(
+            md.contains("| c | **all** |  |  | **4** | 2 | 1 | 1 | 0 | **75 %** | 2 / 1 / 0 | 0.500 | 2.000 | 3.000 |"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn markdown_and_latex_rows_match_their_headers() {
         let d = Data { records: vec![], configs: vec![], instances: vec![], duplicates: 0, unreadable: 0 };
