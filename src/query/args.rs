@@ -268,10 +268,11 @@ pub struct EquivTargetArgs {
     #[arg(long, default_value = "real", requires = "vnnlib")]
     pub domain: Domain,
     /// Largest difference allowed between the integer outputs (needs equal output scales and zero points).
-    #[arg(long, value_name = "D")]
+    // A negative δ is read as a value, so that it is refused with its own message.
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
     pub delta: Option<i64>,
     /// Largest difference allowed between the dequantized outputs (a decimal, taken exactly).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub delta_real: Option<String>,
     /// Both networks must predict the same class (under --tie).
     #[arg(long)]
