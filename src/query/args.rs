@@ -582,6 +582,15 @@ struct RadiusFlags {
     job: RadiusJobArgs,
 }
 
+/// The `quiver equiv` command line, for checks of the flag groups.
+#[cfg(test)]
+#[derive(Parser, Debug)]
+#[command(name = "equiv")]
+struct EquivFlags {
+    #[command(flatten)]
+    job: EquivJobArgs,
+}
+
 /// Parse a full `quiver verify` argument list (after `verify`) into a job, with the flag
 /// groups above; used to check [`Job::to_args`] and by tools that hold argument lists.
 pub fn parse_job_args(args: &[String]) -> Result<Job, String> {
@@ -682,6 +691,45 @@ mod tests {
         assert_eq!((o.threads, s.strategy), (2, Strategy::Linear));
         assert_eq!(parse_config_flags(&search_args(&s)).unwrap().1, s);
         assert!(parse_config_flags(&words("--max-eps 3")).unwrap_err().contains("--max-eps"));
+    }
+
+    /// The equiv command line: two models (B's CPU defaults to A's), the box, one relation, and
+    /// verify's option group; its instance flags are not configuration flags.
+    #[test]
+    fn equiv_flags_share_the_option_group() {
+        EquivFlags::command().debug_assert();
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let parse = |s: &str| {
+            EquivFlags::try_parse_from(words(s))
+                .map_err(first_line)
+                .and_then(|f| f.job.job().map_err(|e| e.to_string()))
+        };
+        let job = parse("equiv a.onnx b.onnx --ort-cpu vnni --dataset d.gz --index 4 --eps 2 --same-class --tie first-index --timeout 9").unwrap();
+        assert_eq!(
+            (job.model_a.ort_cpu, job.model_b.ort_cpu, job.options.timeout),
+            (OrtCpu::Vnni, OrtCpu::Vnni, Some(9.0))
+        );
+        assert_eq!(job.relation, EquivRelation::SameClass { tie: TieRule::FirstIndex });
+        let job =
+            parse("equiv a.h5 b.h5 --q-bits-b 6 --ort-cpu-b vnni --input x.txt --real --eps-real 0.1 --delta-real 0.5")
+                .unwrap();
+        assert_eq!(
+            (job.model_a.q_bits, job.model_b.q_bits, job.model_a.ort_cpu, job.model_b.ort_cpu),
+            (None, Some(6), OrtCpu::X86, OrtCpu::Vnni)
+        );
+        assert_eq!(
+            job.inputs,
+            EquivBox::Ball { input: Input::File { path: "x.txt".into(), real: true }, radius: Radius::Real(0.1) }
+        );
+        assert_eq!(EquivJob::from_json(&job.to_json(), Path::new("j")).unwrap(), job);
+        assert!(parse("equiv a b --vnnlib p.vnnlib --delta 1").is_ok());
+        assert!(parse("equiv a b --eps 1").unwrap_err().contains("exactly one of --delta"));
+        assert!(parse("equiv a b --eps 1 --delta 1 --same-class").unwrap_err().contains("cannot be used with"));
+        assert!(parse("equiv --job j.json --delta 1").unwrap_err().contains("cannot be used with"));
+        let f = instance_flags();
+        for x in ["--delta", "--delta-real", "--same-class", "--q-bits-b", "--ort-cpu-b", "--vnnlib", "--eps"] {
+            assert!(f.iter().any(|g| g == x), "{x} missing from {f:?}");
+        }
     }
 
     /// The options' clap defaults are their serde defaults.
