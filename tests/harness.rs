@@ -1129,3 +1129,48 @@ fn equiv_suites_parse_and_malformed_ones_name_file_and_line() {
         assert!(e.contains(needle) && e.trim_end().lines().count() == 1, "{row:?}: {e}");
     }
 }
+
+/// `benchmarks/suites/equiv_pairs.csv` reads as the 160 queries of `benchmarks/equiv/README.md`
+/// (needs `../shared/external` or `$QUIVER_EXTERNAL` for its `external:` paths, unless
+/// `QUIVER_ALLOW_MISSING_SHARED=1`).
+#[test]
+fn the_equivalence_pairs_suite_is_the_documented_benchmark() {
+    use quiver::harness::suite::{self, Task};
+    use quiver::query::OrtCpu;
+    use quiver::spec::robust::TieRule;
+    if quiver::import::suite::external_root().is_err()
+        && std::env::var("QUIVER_ALLOW_MISSING_SHARED").as_deref() == Ok("1")
+    {
+        eprintln!("SKIPPED: no shared external material");
+        return;
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/suites/equiv_pairs.csv");
+    let st = suite::load(&p, TieRule::AnyTieUnsafe).unwrap();
+    assert_eq!((st.layout, st.instances.len()), ("equiv", 160));
+    let mut groups: BTreeMap<(String, String, i64), (usize, f64)> = BTreeMap::new();
+    for i in &st.instances {
+        let Task::Equiv { model_b, relation, pair, eps, .. } = &i.task else { panic!("{i:?}") };
+        assert_eq!(model_b.ort_cpu == OrtCpu::Vnni, pair.contains("torch_qdq"), "{}", i.id);
+        let g = groups.entry((pair.clone(), relation.to_string(), *eps)).or_default();
+        g.0 += 1;
+        g.1 = i.timeout_s.unwrap();
+    }
+    let want = |p: &str, r: &str, n: usize, t: f64| [1, 2].map(|e| ((p.to_string(), r.to_string(), e), (n, t)));
+    let q100 = "qu_mnist_1blk_100_in_8_qu_8-vs-qu_mnist_1blk_100_in_8_qu_6";
+    let q64 = "qu_mnist_2blk_64_32_in_8_qu_8-vs-qu_mnist_2blk_64_32_in_8_qu_6";
+    let torch = "mnist_mlp-vs-mnist_mlp_torch_qdq";
+    let expected: BTreeMap<_, _> = [
+        want(q100, "same-class/first-index", 15, 20.0),
+        want(q100, "delta-real:0.5", 15, 20.0),
+        want(q64, "same-class/first-index", 15, 20.0),
+        want(q64, "delta-real:0.5", 15, 20.0),
+        want(torch, "same-class/first-index", 10, 30.0),
+        want(torch, "delta:1", 10, 30.0),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert_eq!(groups, expected);
+    let count = |v: &str| st.instances.iter().filter(|i| i.expected().map(|e| e.as_str()) == Some(v)).count();
+    assert_eq!((count("verified"), count("falsified")), (111, 17));
+}
