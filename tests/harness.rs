@@ -1013,6 +1013,8 @@ fn equiv_suites_run_through_bench_report_and_regress() {
         md.contains("| full | bundled-vs-mnist_mlp_torch_qdq | `same-class/first-index` | 1 | 2 | 1 | 1 | 0 | 0 | 100 % | 1 / 1 / 0 |"),
         "{md}"
     );
+    let tex = std::fs::read_to_string(rep.join("equiv.tex")).unwrap();
+    assert!(tex.contains("full & bundled-vs-mnist\\_mlp & \\texttt{delta:0} & 2 & 1 & 1 & 0 & 0 & 100 &"), "{tex}");
     let csv = std::fs::read_to_string(rep.join("equiv.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 3, "{csv}");
     assert!(csv.contains("\nfull,bundled-vs-mnist_mlp,delta:0,2,1,1,0,0,0,100.00,1,0,0,"), "{csv}");

@@ -176,8 +176,8 @@ pub struct ReportArgs {
 
 pub const REPORT_HELP: &str =
     "Writes summary.md (tables, per-instance table), summary.csv, summary.tex, instances.csv, \
-report.json, cactus.svg, scatter_A_vs_B.svg, for equivalence suites equiv.csv (per configuration and per pair, \
-relation and eps), for radius suites radius.csv, radius.tex and radius_instances.csv, and for VNN-COMP suites \
+report.json, cactus.svg, scatter_A_vs_B.svg, for equivalence suites equiv.csv and equiv.tex (per configuration \
+and per pair, relation and eps), for radius suites radius.csv, radius.tex and radius_instances.csv, and for VNN-COMP suites \
 vnncomp_CONFIG.csv (the competition scorer's table). Exit codes: 0 done, 3 soundness alarm (two configurations contradict each other; listed first, in red, in \
 every output), 2 bad input.";
 

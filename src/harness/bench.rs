@@ -356,7 +356,12 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
     if out.killed_for_interrupt || interrupted_child || (INTERRUPTED.load(Ordering::SeqCst) && out.signal.is_some()) {
         return Ok(None);
     }
-    let it = interpret(&out, limit, opts.memory_mb, inst.is_radius());
+    let mut it = interpret(&out, limit, opts.memory_mb, inst.is_radius());
+    if matches!(inst.task, Task::Equiv { .. }) && it.verdict == "falsified" && it.pair.is_none() {
+        // An equivalence counterexample counts only as the input replayed on both networks.
+        it.verdict = "error".into();
+        it.reason = Some("the equiv child reported `falsified` without the pair replayed on A and B".into());
+    }
     let mut witness = None;
     // A falsified run's witness (an equivalence run's: the input with both networks' outputs),
     // or the one at a radius run's `upper`.
@@ -479,7 +484,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
     if opts.suite.layout != "radius" {
         if let Some(c) = opts.configs.iter().find(|c| c.search != crate::query::RadiusSearch::default()) {
             bail!(
-                "configuration `{}`: --strategy and --eps-timeout are radius options, but {} is a {} suite",
+                "configuration `{}`: --strategy and --eps-timeout are radius options, but {} is a suite of the `{}` layout",
                 c.name,
                 opts.suite.path.display(),
                 opts.suite.layout

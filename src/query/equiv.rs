@@ -5,7 +5,7 @@
 //! The options are the verification pipeline's own ([`VerifyOptions`], run on the product
 //! network); `timeout` limits the whole query, as for a verification job.
 
-use super::{time_limit, Input, Model, QueryError, VerifyOptions};
+use super::{Input, Model, QueryError, VerifyOptions};
 use crate::budget::Budget;
 use crate::net::Network;
 use crate::props::equiv::{equiv, parse_delta, EquivQuery, EquivReport, Relation};
@@ -168,9 +168,6 @@ impl EquivJob {
     /// B separately ([`crate::props::equiv::equiv`]).
     pub fn run(&self) -> Result<EquivRun, QueryError> {
         let opts = self.options.pipeline()?;
-        if let Some(t) = self.options.timeout {
-            time_limit("--timeout", t)?;
-        }
         let relation = self.relation.relation()?;
         let (a, b) = (self.model_a.load()?, self.model_b.load()?);
         let (input, real_input, box_description) = self.input_box(&a)?;
