@@ -164,8 +164,9 @@ pub struct Record {
     pub schema: u32,
     pub instance: String,
     pub config: String,
-    /// `verified`, `falsified`, `unknown` or `error`; for a radius run `decided` (a radius, or
-    /// robust on the whole input range), `unknown` (an interval) or `error`.
+    /// `verified`, `falsified`, `unknown` or `error` (for an equivalence run `verified` means
+    /// equivalent on the box); for a radius run `decided` (a radius, or robust on the whole
+    /// input range), `unknown` (an interval) or `error`.
     pub verdict: String,
     /// Why `unknown` or `error` (the child's reason, or what the harness saw).
     #[serde(default)]
@@ -224,8 +225,8 @@ pub struct Record {
     /// schema 2 it names the job file (`verify --job DIR/jobs/CONFIG/ID.json`, [`Record::job`]);
     /// schema-1 records hold the whole `quiver verify` command line.
     pub args: Vec<String>,
-    /// The job the child ran (model, property or radius target, options with the effective time
-    /// limit and seed).
+    /// The job the child ran (model, property or radius target — or both models, box and
+    /// relation —, options with the effective time limit and seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<ChildJob>,
     /// Suite file and line of the instance.
