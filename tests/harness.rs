@@ -920,3 +920,259 @@ fn recorded_verification_records_round_trip() {
         assert_eq!(back, serde_json::from_str::<serde_json::Value>(line).unwrap());
     }
 }
+
+/// An equivalence suite over the bundled model: against its own JSON file (identical networks)
+/// and against its ONNX Runtime QDQ export (imported for a VNNI CPU), `(model_b, index, eps,
+/// relation, expected, tie)` rows.
+fn equiv_suite(dir: &Path, name: &str, rows: &[(&str, usize, u32, &str, &str, &str)]) -> PathBuf {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/models");
+    let mut t = String::from("model_a,model_b,images,labels,index,eps,relation,timeout_s,expected,tie\n");
+    for (b, i, e, rel, x, tie) in rows {
+        let b = match *b {
+            "json" => s(&models.join("mnist_mlp.json")).to_string(),
+            "ort" => format!("{};ort-cpu=vnni", s(&models.join("mnist_mlp_torch_qdq.onnx"))),
+            other => other.to_string(),
+        };
+        t.push_str(&format!("@bundled,{b},@bundled,@bundled,{i},{e},{rel},20,{x},{tie}\n"));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+/// The bundled model against its ONNX Runtime export, bundled vector 5 at ε = 1: the two
+/// runtimes' classes differ one step from the vector (the search finds it in about 0.5 s).
+const ORT_5: (&str, usize, u32, &str, &str, &str) = ("ort", 5, 1, "same-class", "falsified", "first-index");
+
+/// Equivalence suites run `quiver equiv` children; the records carry the pair, relation, ε and
+/// the deciding stage, a falsified run's witness is the input replayed on both networks, `report`
+/// writes the equivalence table and `regress` flags a wrong expected verdict.
+#[test]
+fn equiv_suites_run_through_bench_report_and_regress() {
+    let d = tempfile::tempdir().unwrap();
+    let rows =
+        [("json", 3, 2, "delta:0", "verified", ""), ORT_5, ("ort", 0, 1, "same-class", "verified", "first-index")];
+    let suite = equiv_suite(d.path(), "e.csv", &rows);
+    let out = d.path().join("out");
+    let o = quiver(&[
+        "bench",
+        s(&suite),
+        "--config",
+        "full=--search-budget 5",
+        "--config",
+        FAST,
+        "-j",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 6, "{}", text(&o));
+    let ort5 = "bundled-vs-mnist_mlp_torch_qdq/bundled#5/eps1/same-class/first-index";
+    for r in &recs {
+        assert_eq!((r["schema"].as_u64(), r["args"][0].as_str()), (Some(4), Some("equiv")), "{r}");
+        let (inst, cfg) = (r["instance"].as_str().unwrap(), r["config"].as_str().unwrap());
+        let want = match (inst, cfg) {
+            (i, "bounds-only") if i == ort5 => ("unknown", None),
+            (i, _) if i == ort5 => ("falsified", Some("search")),
+            _ => ("verified", Some("bounds (symbolic)")),
+        };
+        assert_eq!((r["verdict"].as_str().unwrap(), r["equiv"]["decided_by"].as_str()), want, "{r}");
+        assert_eq!(r["equiv"]["eps"], if inst.contains("#3/") { 2 } else { 1 }, "{r}");
+        assert_eq!(r["job"]["model_b"]["ort_cpu"].as_str(), inst.contains("torch_qdq").then_some("vnni"), "{r}");
+    }
+    let ids: BTreeSet<&str> = recs.iter().map(|r| r["instance"].as_str().unwrap()).collect();
+    assert!(ids.contains("bundled-vs-mnist_mlp/bundled#3/eps2/delta:0"), "{ids:?}");
+    let f = recs.iter().find(|r| r["verdict"] == "falsified").unwrap();
+    assert_eq!(f["equiv"]["relation"], "same-class/first-index");
+    assert!(f["equiv"]["violation"].as_str().unwrap().contains("A's class"), "{f}");
+    // The witness: one input with both networks' outputs, whose classes differ.
+    let w: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(f["witness"].as_str().unwrap())).unwrap()).unwrap();
+    let argmax = |k: &str| {
+        let v: Vec<i64> = w["witness"][k].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+        (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
+    };
+    assert_eq!(w["witness"]["input"].as_array().unwrap().len(), 784);
+    assert_ne!(argmax("output_a"), argmax("output_b"), "{w}");
+    // The job file reruns the run.
+    let job = out.join("jobs/full/bundled-vs-mnist_mlp_torch_qdq_bundled_5_eps1_same-class_first-index.json");
+    let o = quiver(&["equiv", "--job", s(&job), "--json"]);
+    assert_eq!(code(&o), 10, "{}", text(&o));
+
+    // Report: the equivalence table, per configuration and per pair/relation/ε.
+    let rep = d.path().join("rep");
+    let o = quiver(&["report", s(&out), "--out", s(&rep)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let md = std::fs::read_to_string(rep.join("summary.md")).unwrap();
+    assert!(md.contains("## Equivalence"), "{md}");
+    assert!(md.contains("| full | **all** |  |  | **3** | 2 | 1 | 0 | 0 | **100 %** | 2 / 1 / 0 |"), "{md}");
+    assert!(md.contains("| bounds-only | **all** |  |  | **3** | 2 | 0 | 1 | 0 | **67 %** | 2 / 0 / 0 |"), "{md}");
+    assert!(
+        md.contains("| full | bundled-vs-mnist_mlp_torch_qdq | `same-class/first-index` | 1 | 2 | 1 | 1 | 0 | 0 | 100 % | 1 / 1 / 0 |"),
+        "{md}"
+    );
+    let tex = std::fs::read_to_string(rep.join("equiv.tex")).unwrap();
+    assert!(tex.contains("full & bundled-vs-mnist\\_mlp & \\texttt{delta:0} & 2 & 1 & 1 & 0 & 0 & 100 &"), "{tex}");
+    let csv = std::fs::read_to_string(rep.join("equiv.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 3, "{csv}");
+    assert!(csv.contains("\nfull,bundled-vs-mnist_mlp,delta:0,2,1,1,0,0,0,100.00,1,0,0,"), "{csv}");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rep.join("report.json")).unwrap()).unwrap();
+    assert_eq!(j["equiv"].as_array().unwrap().len(), 6);
+
+    // Regress: the true verdicts pass (the bounds-only unknown allowed); a wrong one is flagged.
+    let o = quiver(&["regress", s(&suite), "--results", s(&out), "--allow-unknown"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = quiver(&["regress", s(&suite), "--results", s(&out)]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("UNKNOWN        {ort5} under bounds-only")),
+        "{}",
+        text(&o)
+    );
+    let mut wrong = rows;
+    wrong[1].4 = "verified";
+    let bad = equiv_suite(d.path(), "bad.csv", &wrong);
+    let o = quiver(&["regress", s(&bad), "--results", s(&out), "--allow-unknown"]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "CONTRADICTION  {ort5} under full: expected verified, got falsified (witness witnesses/full/"
+        )),
+        "{stdout}"
+    );
+
+    // Records read back as equivalence runs and write out unchanged.
+    for line in std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines() {
+        let r: quiver::harness::record::Record = serde_json::from_str(line).unwrap();
+        assert!(r.is_equiv() && !r.is_radius() && r.equiv.is_some(), "{line}");
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(line).unwrap());
+    }
+}
+
+#[test]
+fn equiv_suites_parse_and_malformed_ones_name_file_and_line() {
+    use quiver::harness::suite::{self, Task};
+    use quiver::query::{EquivRelation, OrtCpu};
+    use quiver::spec::robust::TieRule;
+    let d = tempfile::tempdir().unwrap();
+    let p = equiv_suite(
+        d.path(),
+        "e.csv",
+        &[
+            ("json", 3, 2, "same-class", "", ""),
+            ("ort", 3, 2, "same-class", "", "first-index"),
+            ("ort", 4, 1, "delta-real:0.5", "falsified", ""),
+        ],
+    );
+    let r = suite::load(&p, TieRule::AnyTieUnsafe).unwrap();
+    assert_eq!(r.layout, "equiv");
+    let ids: Vec<&str> = r.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "bundled-vs-mnist_mlp/bundled#3/eps2/same-class",
+            "bundled-vs-mnist_mlp_torch_qdq/bundled#3/eps2/same-class/first-index",
+            "bundled-vs-mnist_mlp_torch_qdq/bundled#4/eps1/delta-real:0.5",
+        ]
+    );
+    assert_eq!(r.instances[2].expected().map(|e| e.as_str()), Some("falsified"));
+    match &r.instances[1].task {
+        Task::Equiv { model_b, relation, pair, eps, .. } => {
+            assert_eq!(
+                (model_b.ort_cpu, relation, pair.as_str(), *eps),
+                (
+                    OrtCpu::Vnni,
+                    &EquivRelation::SameClass { tie: TieRule::FirstIndex },
+                    "bundled-vs-mnist_mlp_torch_qdq",
+                    2
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The bench's --tie is the default of same-class rows without one.
+    let first = suite::load(&p, TieRule::FirstIndex).unwrap();
+    assert_eq!(first.instances[0].id, "bundled-vs-mnist_mlp/bundled#3/eps2/same-class/first-index");
+    // Malformed rows: the CLI names the file and the line, on one line.
+    let out = d.path().join("out");
+    for (row, needle) in [
+        (
+            ("json", 3, 2, "same-class", "maybe", ""),
+            "e.csv:2: expected must be verified, falsified or empty, found `maybe`",
+        ),
+        (("json", 3, 2, "delta:-1", "", ""), "e.csv:2: delta:N needs an integer N >= 0, found `delta:-1`"),
+        (
+            ("json", 3, 2, "delta", "", ""),
+            "e.csv:2: relation must be `same-class`, `delta:N` or `delta-real:X`, found `delta`",
+        ),
+        (
+            ("json", 3, 2, "delta:1", "", "first-index"),
+            "e.csv:2: a tie rule applies to `same-class` only, not to `delta:1`",
+        ),
+        (("json", 3, 2, "same-class", "", "sideways"), "e.csv:2: unknown tie rule `sideways`"),
+        (
+            ("m.onnx;ort-cpu=arm", 3, 2, "same-class", "", ""),
+            "e.csv:2: `m.onnx;ort-cpu=arm`: ort-cpu must be x86 or vnni, found `arm`",
+        ),
+        (
+            ("m.onnx;cpu=vnni", 3, 2, "same-class", "", ""),
+            "e.csv:2: `m.onnx;cpu=vnni`: unknown model option `cpu=vnni`",
+        ),
+    ] {
+        let p = equiv_suite(d.path(), "e.csv", &[row]);
+        let o = quiver(&["bench", s(&p), "--out", s(&out)]);
+        assert_eq!(code(&o), 2, "{row:?}: {}", text(&o));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(needle) && e.trim_end().lines().count() == 1, "{row:?}: {e}");
+    }
+}
+
+/// `benchmarks/suites/equiv_pairs.csv` reads as the 160 queries of `benchmarks/equiv/README.md`
+/// (needs `../shared/external` or `$QUIVER_EXTERNAL` for its `external:` paths, unless
+/// `QUIVER_ALLOW_MISSING_SHARED=1`).
+#[test]
+fn the_equivalence_pairs_suite_is_the_documented_benchmark() {
+    use quiver::harness::suite::{self, Task};
+    use quiver::query::OrtCpu;
+    use quiver::spec::robust::TieRule;
+    if quiver::import::suite::external_root().is_err()
+        && std::env::var("QUIVER_ALLOW_MISSING_SHARED").as_deref() == Ok("1")
+    {
+        eprintln!("SKIPPED: no shared external material");
+        return;
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/suites/equiv_pairs.csv");
+    let st = suite::load(&p, TieRule::AnyTieUnsafe).unwrap();
+    assert_eq!((st.layout, st.instances.len()), ("equiv", 160));
+    let mut groups: BTreeMap<(String, String, i64), (usize, f64)> = BTreeMap::new();
+    for i in &st.instances {
+        let Task::Equiv { model_b, relation, pair, eps, .. } = &i.task else { panic!("{i:?}") };
+        assert_eq!(model_b.ort_cpu == OrtCpu::Vnni, pair.contains("torch_qdq"), "{}", i.id);
+        let g = groups.entry((pair.clone(), relation.to_string(), *eps)).or_default();
+        g.0 += 1;
+        g.1 = i.timeout_s.unwrap();
+    }
+    let want = |p: &str, r: &str, n: usize, t: f64| [1, 2].map(|e| ((p.to_string(), r.to_string(), e), (n, t)));
+    let q100 = "qu_mnist_1blk_100_in_8_qu_8-vs-qu_mnist_1blk_100_in_8_qu_6";
+    let q64 = "qu_mnist_2blk_64_32_in_8_qu_8-vs-qu_mnist_2blk_64_32_in_8_qu_6";
+    let torch = "mnist_mlp-vs-mnist_mlp_torch_qdq";
+    let expected: BTreeMap<_, _> = [
+        want(q100, "same-class/first-index", 15, 20.0),
+        want(q100, "delta-real:0.5", 15, 20.0),
+        want(q64, "same-class/first-index", 15, 20.0),
+        want(q64, "delta-real:0.5", 15, 20.0),
+        want(torch, "same-class/first-index", 10, 30.0),
+        want(torch, "delta:1", 10, 30.0),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert_eq!(groups, expected);
+    let count = |v: &str| st.instances.iter().filter(|i| i.expected().map(|e| e.as_str()) == Some(v)).count();
+    assert_eq!((count("verified"), count("falsified")), (111, 17));
+}

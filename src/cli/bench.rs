@@ -57,7 +57,10 @@ pub struct RunArgs {
 pub struct BenchArgs {
     /// The suite: a quiver suite CSV (model,images,labels,index,eps,timeout_s,expected[,tie]), a
     /// radius suite (model,images,labels,index,max_eps,timeout_s,expected_radius[,tie]: one
-    /// `quiver radius` search per row) or a VNN-COMP instances.csv (onnx,vnnlib,timeout[,expected]).
+    /// `quiver radius` search per row), an equivalence suite
+    /// (model_a,model_b,images,labels,index,eps,relation,timeout_s,expected[,tie]: one `quiver
+    /// equiv` query per row; relation same-class, delta:N or delta-real:X) or a VNN-COMP
+    /// instances.csv (onnx,vnnlib,timeout[,expected]).
     pub suite: PathBuf,
     /// Results directory: results.jsonl (append-only), witnesses/, jobs/ (the job of every run), vnncomp/. Rerunning the same
     /// command skips the runs already recorded there.
@@ -173,8 +176,9 @@ pub struct ReportArgs {
 
 pub const REPORT_HELP: &str =
     "Writes summary.md (tables, per-instance table), summary.csv, summary.tex, instances.csv, \
-report.json, cactus.svg, scatter_A_vs_B.svg and, for VNN-COMP suites, vnncomp_CONFIG.csv (the competition scorer's \
-table). Exit codes: 0 done, 3 soundness alarm (two configurations contradict each other; listed first, in red, in \
+report.json, cactus.svg, scatter_A_vs_B.svg, for equivalence suites equiv.csv and equiv.tex (per configuration \
+and per pair, relation and eps), for radius suites radius.csv, radius.tex and radius_instances.csv, and for VNN-COMP suites \
+vnncomp_CONFIG.csv (the competition scorer's table). Exit codes: 0 done, 3 soundness alarm (two configurations contradict each other; listed first, in red, in \
 every output), 2 bad input.";
 
 pub fn report_cmd(a: ReportArgs) -> Result<u8> {

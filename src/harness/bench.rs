@@ -1,6 +1,6 @@
 //! `quiver bench`: every instance of a suite under every configuration, in parallel, each run an
-//! isolated `quiver verify` (or, for a radius suite, `quiver radius`) child process, results
-//! appended to `DIR/results.jsonl`.
+//! isolated `quiver verify` (for a radius suite `quiver radius`, for an equivalence suite `quiver
+//! equiv`) child process, results appended to `DIR/results.jsonl`.
 //!
 //! Resumable: runs already recorded in `DIR` are skipped, so rerunning the same command after an
 //! interruption (Ctrl-C, a killed job, a crashed machine) only does what is missing. Runs cut
@@ -8,12 +8,12 @@
 
 use super::config::Config;
 use super::machine::{self, Machine};
-use super::record::{self, ChildJob, Encoding, Level, RadiusResult, Record, StageTime, SCHEMA};
+use super::record::{self, ChildJob, Encoding, EquivResult, Level, RadiusResult, Record, StageTime, SCHEMA};
 use super::runner::{self, Limits, Outcome, INTERRUPTED};
 use super::store::{self, Store};
 use super::suite::{self, Instance, Suite, Task};
 use super::{file_component, vnncomp};
-use crate::query::{Job, RadiusJob, VerifyOptions};
+use crate::query::{EquivJob, Job, RadiusJob, VerifyOptions};
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
@@ -76,9 +76,9 @@ pub fn grace(limit: f64) -> f64 {
     5.0 + 0.1 * limit
 }
 
-/// The job of one run: the instance's model and property (or radius target) under the
-/// configuration's options, with the effective time limit (a radius run's: the whole search)
-/// and seed.
+/// The job of one run: the instance's model and property (or radius target, or second model,
+/// box and relation) under the configuration's options, with the effective time limit (a radius
+/// run's: the whole search) and seed.
 pub fn child_job(inst: &Instance, cfg: &Config, limit: f64, seed: u64) -> ChildJob {
     let options = VerifyOptions { timeout: Some(limit), seed: Some(cfg.seed().unwrap_or(seed)), ..cfg.options.clone() };
     let model = inst.model.clone();
@@ -87,6 +87,13 @@ pub fn child_job(inst: &Instance, cfg: &Config, limit: f64, seed: u64) -> ChildJ
         Task::Radius { target, .. } => {
             ChildJob::Radius(RadiusJob { model, target: target.clone(), options, search: cfg.search.clone() })
         }
+        Task::Equiv { model_b, inputs, relation, .. } => ChildJob::Equiv(EquivJob {
+            model_a: model,
+            model_b: model_b.clone(),
+            inputs: inputs.clone(),
+            relation: relation.clone(),
+            options,
+        }),
     }
 }
 
@@ -96,6 +103,7 @@ impl ChildJob {
         match self {
             ChildJob::Verify(j) => j.to_json(),
             ChildJob::Radius(j) => j.to_json(),
+            ChildJob::Equiv(j) => j.to_json(),
         }
     }
 
@@ -104,11 +112,12 @@ impl ChildJob {
         match self {
             ChildJob::Verify(_) => "verify",
             ChildJob::Radius(_) => "radius",
+            ChildJob::Equiv(_) => "equiv",
         }
     }
 }
 
-/// The child's arguments for one run: `command` (`verify` or `radius`) reads its job from
+/// The child's arguments for one run: `command` (`verify`, `radius` or `equiv`) reads its job from
 /// `job_file` (JSON) and reports as JSON (`vnncomp_out`: where `verify` writes its VNN-COMP
 /// result file).
 pub fn child_args(command: &str, job_file: &Path, vnncomp_out: Option<&Path>) -> Vec<String> {
@@ -145,6 +154,8 @@ struct Interpreted {
     witness: Option<Value>,
     disagreement: Option<String>,
     radius: Option<RadiusResult>,
+    /// An equivalence child's counterexample: the input replayed on A and on B (`pair`).
+    pair: Option<Value>,
 }
 
 /// The limit a typed reason (`reason_kind`) names: a time-out of any backend, stage or level is
@@ -206,6 +217,7 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>, is_radius: boo
         witness: None,
         disagreement: None,
         radius: None,
+        pair: None,
     };
     if out.killed_for_time {
         r.verdict = "unknown".into();
@@ -228,6 +240,7 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>, is_radius: boo
         r.verify_seconds = v.get("seconds").and_then(Value::as_f64);
         r.disagreement = v.get("disagreement").and_then(Value::as_str).map(str::to_string);
         r.witness = v.get("witness").filter(|w| w.is_object()).cloned();
+        r.pair = v.get("pair").filter(|w| w.is_object()).cloned();
         if let Some(st) = v.get("stages").and_then(Value::as_array) {
             r.stages = st
                 .iter()
@@ -284,6 +297,20 @@ fn interpret(out: &Outcome, limit_s: f64, memory_mb: Option<u64>, is_radius: boo
     r
 }
 
+/// The equivalence part of an equivalence instance's record: the pair, relation and ε from the
+/// suite, the deciding stage (the last one run, when decided) and the violation from the child.
+fn equiv_result(inst: &Instance, it: &Interpreted) -> Option<EquivResult> {
+    let Task::Equiv { relation, pair, eps, .. } = &inst.task else { return None };
+    let decided = matches!(it.verdict.as_str(), "verified" | "falsified");
+    Some(EquivResult {
+        pair: pair.clone(),
+        relation: relation.to_string(),
+        eps: *eps,
+        decided_by: it.stages.last().filter(|_| decided).map(|s| s.name.clone()),
+        violation: it.pair.as_ref().and_then(|p| p.get("violation")).and_then(Value::as_str).map(str::to_string),
+    })
+}
+
 /// Start time, seconds since the epoch.
 fn now_unix() -> f64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
@@ -329,11 +356,19 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
     if out.killed_for_interrupt || interrupted_child || (INTERRUPTED.load(Ordering::SeqCst) && out.signal.is_some()) {
         return Ok(None);
     }
-    let it = interpret(&out, limit, opts.memory_mb, inst.is_radius());
+    let mut it = interpret(&out, limit, opts.memory_mb, inst.is_radius());
+    if matches!(inst.task, Task::Equiv { .. }) && it.verdict == "falsified" && it.pair.is_none() {
+        // An equivalence counterexample counts only as the input replayed on both networks.
+        it.verdict = "error".into();
+        it.reason = Some("the equiv child reported `falsified` without the pair replayed on A and B".into());
+    }
     let mut witness = None;
-    // A falsified run's witness, or the one at a radius run's `upper`.
+    // A falsified run's witness (an equivalence run's: the input with both networks' outputs),
+    // or the one at a radius run's `upper`.
     let upper = it.radius.as_ref().and_then(|r| r.upper);
-    if let (Some(w), true) = (&it.witness, it.verdict == "falsified" || upper.is_some()) {
+    let equiv = equiv_result(inst, &it);
+    let w = if equiv.is_some() { &it.pair } else { &it.witness };
+    if let (Some(w), true) = (w, it.verdict == "falsified" || upper.is_some()) {
         let rel = format!("witnesses/{}/{stem}.json", file_component(&cfg.name));
         let mut doc = serde_json::json!({"instance": inst.id, "config": cfg.name, "witness": w});
         if let Some(u) = upper {
@@ -358,6 +393,7 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
         expected: inst.expected().map(|e| e.as_str().to_string()),
         expected_radius: inst.expected_radius(),
         radius: it.radius,
+        equiv,
         wall_seconds: out.wall_seconds,
         verify_seconds: it.verify_seconds,
         time_limit_s: limit,
@@ -448,7 +484,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
     if opts.suite.layout != "radius" {
         if let Some(c) = opts.configs.iter().find(|c| c.search != crate::query::RadiusSearch::default()) {
             bail!(
-                "configuration `{}`: --strategy and --eps-timeout are radius options, but {} is a {} suite",
+                "configuration `{}`: --strategy and --eps-timeout are radius options, but {} is a suite of the `{}` layout",
                 c.name,
                 opts.suite.path.display(),
                 opts.suite.layout

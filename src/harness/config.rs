@@ -245,6 +245,8 @@ mod tests {
             ("m=--eps-timeout 0", "positive"),
             ("m=--strategy sideways", "unknown strategy"),
             ("m=--ort-cpu vnni", "instance"),
+            ("m=--delta-real 0.5", "instance"),
+            ("m=--ort-cpu-b vnni", "instance"),
             ("m=--vnncomp-result f", "harness"),
             ("m=--backend cplex", "unknown backend"),
             ("m=--search 'off", "quotes"),

@@ -3,7 +3,8 @@
 //! cactus and scatter plots), regression checks against expected verdicts, VNN-COMP result files,
 //! and deterministic sharding for cluster job arrays.
 //!
-//! The harness drives `quiver verify` (for radius suites `quiver radius`) as a child process
+//! The harness drives `quiver verify` (for radius suites `quiver radius`, for equivalence suites
+//! `quiver equiv`) as a child process
 //! (see [`bench::run`]): whatever backends and front ends the binary has are available to
 //! configurations without any change here.
 //! Documented for users in `docs/experiments.md`.

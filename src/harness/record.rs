@@ -1,21 +1,58 @@
 //! One result line of `results.jsonl`: what ran, what it answered, what it cost, and where.
 
 use super::machine::Machine;
-use crate::query::{Job, RadiusJob};
+use crate::query::{EquivJob, Job, RadiusJob};
 use serde::{Deserialize, Serialize};
 
 /// Schema version of a record (bumped on incompatible changes). 2: the child reads a typed job
 /// ([`Record::job`]) instead of a command line. 3: radius runs ([`Record::radius`], a
-/// [`ChildJob::Radius`] job); verification records are unchanged.
-pub const SCHEMA: u32 = 3;
+/// [`ChildJob::Radius`] job); verification records are unchanged. 4: equivalence runs
+/// ([`Record::equiv`], a [`ChildJob::Equiv`] job); the other records are unchanged.
+pub const SCHEMA: u32 = 4;
 
 /// The job a child ran. Untagged, so that a verification job reads and writes exactly as in
-/// schema 2 (the two kinds have disjoint required fields and deny unknown ones).
+/// schema 2 (the kinds have disjoint required fields and deny unknown ones).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ChildJob {
     Verify(Job),
     Radius(RadiusJob),
+    Equiv(EquivJob),
+}
+
+/// What an equivalence run compared and how it was decided. Its verdict is the record's
+/// (`verified`: equivalent on the box; `falsified`: a counterexample the child replayed on A and
+/// on B separately, saved as the record's witness).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EquivResult {
+    /// The pair, `A-vs-B` (the models' file stems).
+    pub pair: String,
+    /// The relation in the suite spelling (`same-class/first-index`, `delta:1`, `delta-real:0.5`).
+    pub relation: String,
+    /// The integer radius of the input box.
+    pub eps: i64,
+    /// The pipeline stage that decided (`bounds (symbolic)`, `search`, `probe`, `backend (milp)`,
+    /// …); `None` when undecided or without an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// What disagrees at the witness, when falsified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violation: Option<String>,
+}
+
+impl EquivResult {
+    /// The deciding stage's kind: `bounds` (bound propagation, LP tightening included), `search`
+    /// (the gradient search, or the probe of the box's center and corners), `backend`, or
+    /// `other`; `None` when undecided.
+    pub fn decided_kind(&self) -> Option<&'static str> {
+        let s = self.decided_by.as_deref()?;
+        Some(match s.split(' ').next().unwrap_or_default() {
+            "bounds" | "tighten" => "bounds",
+            "probe" | "search" => "search",
+            "backend" => "backend",
+            _ => "other",
+        })
+    }
 }
 
 /// One level of a radius run as the child reported it.
@@ -127,8 +164,9 @@ pub struct Record {
     pub schema: u32,
     pub instance: String,
     pub config: String,
-    /// `verified`, `falsified`, `unknown` or `error`; for a radius run `decided` (a radius, or
-    /// robust on the whole input range), `unknown` (an interval) or `error`.
+    /// `verified`, `falsified`, `unknown` or `error` (for an equivalence run `verified` means
+    /// equivalent on the box); for a radius run `decided` (a radius, or robust on the whole
+    /// input range), `unknown` (an interval) or `error`.
     pub verdict: String,
     /// Why `unknown` or `error` (the child's reason, or what the harness saw).
     #[serde(default)]
@@ -146,6 +184,9 @@ pub struct Record {
     /// that gave no answer: `error`, or killed at the wall-clock limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub radius: Option<RadiusResult>,
+    /// An equivalence run: the pair, relation and box, and the deciding stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equiv: Option<EquivResult>,
     /// Wall-clock time of the child process as measured by the harness (process start to exit,
     /// including model loading): the time used by reports.
     pub wall_seconds: f64,
@@ -163,7 +204,8 @@ pub struct Record {
     pub stages: Vec<StageTime>,
     #[serde(default)]
     pub encodings: Vec<Encoding>,
-    /// The witness file (relative to the results directory) of a `falsified` run.
+    /// The witness file (relative to the results directory) of a `falsified` run (an
+    /// equivalence run's: the input with both networks' outputs).
     #[serde(default)]
     pub witness: Option<String>,
     /// The child's own soundness alarm (`--crosscheck`), if it raised one.
@@ -183,8 +225,8 @@ pub struct Record {
     /// schema 2 it names the job file (`verify --job DIR/jobs/CONFIG/ID.json`, [`Record::job`]);
     /// schema-1 records hold the whole `quiver verify` command line.
     pub args: Vec<String>,
-    /// The job the child ran (model, property or radius target, options with the effective time
-    /// limit and seed).
+    /// The job the child ran (model, property or radius target — or both models, box and
+    /// relation —, options with the effective time limit and seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<ChildJob>,
     /// Suite file and line of the instance.
@@ -211,6 +253,11 @@ impl Record {
     /// A radius run (its job is a radius job)?
     pub fn is_radius(&self) -> bool {
         matches!(self.job, Some(ChildJob::Radius(_)))
+    }
+
+    /// An equivalence run (its job is an equivalence job)?
+    pub fn is_equiv(&self) -> bool {
+        matches!(self.job, Some(ChildJob::Equiv(_)))
     }
 
     /// `verified` or `falsified`.

@@ -7,9 +7,11 @@
 //!
 //! Radius runs get their own tables (per configuration: instances, decided radii, mean interval
 //! width of the undecided ones, time, pipeline runs; per instance: `radius [lower, upper)` and
-//! time); the verification tables and plots cover the verification runs.
+//! time); the verification tables and plots cover the verification runs. Equivalence runs have
+//! verdicts like verification runs and appear in those tables too, and in an equivalence table
+//! of their own: per configuration, and per pair, relation and ε within it.
 
-use super::record::{self, RadiusResult, Record};
+use super::record::{self, EquivResult, RadiusResult, Record};
 use super::store;
 use super::svg;
 use anyhow::{bail, Result};
@@ -280,6 +282,173 @@ pub fn radius_instances_csv(d: &Data) -> String {
     s
 }
 
+/// Figures of a group of equivalence runs: one configuration's runs of one pair, relation and ε,
+/// or (`pair`, `relation`, `eps` all `None`) all of one configuration's equivalence runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct EquivStats {
+    pub config: String,
+    pub pair: Option<String>,
+    pub relation: Option<String>,
+    pub eps: Option<i64>,
+    /// Input boxes (runs).
+    pub boxes: usize,
+    /// Equivalent on the box.
+    pub verified: usize,
+    /// A counterexample replayed on both networks.
+    pub falsified: usize,
+    /// Undecided, including runs stopped by a limit.
+    pub unknown: usize,
+    pub errors: usize,
+    /// `100 · (verified + falsified) / boxes`.
+    pub decided_pct: f64,
+    /// Decided by bound propagation (LP tightening included), by the probe or the gradient
+    /// search, by a complete backend.
+    pub by_bounds: usize,
+    pub by_search: usize,
+    pub by_backend: usize,
+    /// Wall-clock seconds per run (child process start to exit).
+    pub median_s: f64,
+    pub max_s: f64,
+    pub total_s: f64,
+}
+
+fn equiv_stats_of(config: &str, key: Option<(&str, &str, i64)>, rs: &[&Record]) -> EquivStats {
+    let n = |v: &str| rs.iter().filter(|r| r.verdict == v).count();
+    let by = |k: &str| rs.iter().filter(|r| r.equiv.as_ref().and_then(EquivResult::decided_kind) == Some(k)).count();
+    let mut times: Vec<f64> = rs.iter().map(|r| r.wall_seconds).collect();
+    times.sort_by(f64::total_cmp);
+    let (verified, falsified) = (n("verified"), n("falsified"));
+    EquivStats {
+        config: config.to_string(),
+        pair: key.map(|k| k.0.to_string()),
+        relation: key.map(|k| k.1.to_string()),
+        eps: key.map(|k| k.2),
+        boxes: rs.len(),
+        verified,
+        falsified,
+        unknown: n("unknown"),
+        errors: n("error"),
+        decided_pct: if rs.is_empty() { 0.0 } else { 100.0 * (verified + falsified) as f64 / rs.len() as f64 },
+        by_bounds: by("bounds"),
+        by_search: by("search"),
+        by_backend: by("backend"),
+        median_s: median(&times),
+        max_s: times.last().copied().unwrap_or(0.0),
+        total_s: times.iter().sum(),
+    }
+}
+
+/// The median of sorted values (0 for none).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        k if k % 2 == 1 => sorted[k / 2],
+        k => (sorted[k / 2 - 1] + sorted[k / 2]) / 2.0,
+    }
+}
+
+/// The equivalence table as Markdown: per configuration a total row, then one row per pair,
+/// relation and ε.
+pub fn equiv_markdown(stats: &[EquivStats]) -> String {
+    let mut s = String::from(
+        "| configuration | pair | relation | ε | boxes | verified | falsified | unknown | error | decided | by bounds / search / backend | median (s) | max (s) | total (s) |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n",
+    );
+    for st in stats {
+        let total = st.pair.is_none();
+        let b = |x: String| if total { format!("**{x}**") } else { x };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {:.3} | {:.3} | {:.3} |",
+            md_escape(&st.config),
+            b(st.pair.as_deref().map_or("all".to_string(), md_escape)),
+            st.relation.as_deref().map_or(String::new(), |r| format!("`{}`", md_escape(r))),
+            st.eps.map_or(String::new(), |e| e.to_string()),
+            b(st.boxes.to_string()),
+            st.verified,
+            st.falsified,
+            st.unknown,
+            st.errors,
+            b(format!("{:.0} %", st.decided_pct)),
+            st.by_bounds,
+            st.by_search,
+            st.by_backend,
+            st.median_s,
+            st.max_s,
+            st.total_s
+        );
+    }
+    s.push_str(
+        "\n`verified`: equivalent on the whole box; `falsified`: a counterexample the child replayed on both networks \
+(saved under `witnesses/`). Relations: `same-class[/first-index]` (the predicted classes agree; first-index argmax \
+ties), `delta:N` (integer outputs within N), `delta-real:X` (dequantized outputs within X, exact). \"search\" counts \
+the probe of the box's center and corners with the gradient search. Times are wall-clock seconds per run.\n",
+    );
+    s
+}
+
+/// The equivalence table as LaTeX (booktabs; alarms in red need `xcolor`): a configuration's
+/// total row, then its pairs, relations and ε, a rule between configurations.
+pub fn equiv_latex(d: &Data, stats: &[EquivStats]) -> String {
+    let mut s = String::from("% generated by `quiver report`; needs \\usepackage{booktabs} (and xcolor for alarms)\n");
+    for a in d.alarms() {
+        let _ = writeln!(s, "\\noindent\\textcolor{{red}}{{\\textbf{{{}}}}}\\\\", tex(&a));
+    }
+    s.push_str("\\begin{tabular}{lllrrrrrrrrr}\n\\toprule\n");
+    s.push_str("Configuration & Pair & Relation & $\\varepsilon$ & Boxes & Verified & Falsified & Unknown & Decided (\\%) & Median (s) & Max (s) & Total (s) \\\\\n");
+    for st in stats {
+        if st.pair.is_none() {
+            s.push_str("\\midrule\n");
+        }
+        let _ = writeln!(
+            s,
+            "{} & {} & {} & {} & {} & {} & {} & {} & {:.0} & {:.3} & {:.2} & {:.1} \\\\",
+            tex(&st.config),
+            st.pair.as_deref().map_or("all".to_string(), tex),
+            st.relation.as_deref().map_or(String::new(), |r| format!("\\texttt{{{}}}", tex(r))),
+            st.eps.map_or(String::new(), |e| e.to_string()),
+            st.boxes,
+            st.verified,
+            st.falsified,
+            st.unknown,
+            st.decided_pct,
+            st.median_s,
+            st.max_s,
+            st.total_s
+        );
+    }
+    s.push_str("\\bottomrule\n\\end{tabular}\n");
+    s
+}
+
+/// The equivalence table as CSV (the fields of `report.json`'s `equiv`; a configuration's total
+/// row has empty pair, relation and eps).
+pub fn equiv_csv(stats: &[EquivStats]) -> String {
+    let mut s = String::from("config,pair,relation,eps,boxes,verified,falsified,unknown,errors,decided_pct,by_bounds,by_search,by_backend,median_s,max_s,total_s\n");
+    for st in stats {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{:.2},{},{},{},{:.6},{:.6},{:.6}",
+            csv_field(&st.config),
+            st.pair.as_deref().map_or(String::new(), csv_field),
+            st.relation.as_deref().map_or(String::new(), csv_field),
+            st.eps.map_or(String::new(), |e| e.to_string()),
+            st.boxes,
+            st.verified,
+            st.falsified,
+            st.unknown,
+            st.errors,
+            st.decided_pct,
+            st.by_bounds,
+            st.by_search,
+            st.by_backend,
+            st.median_s,
+            st.max_s,
+            st.total_s
+        );
+    }
+    s
+}
+
 /// An instance with contradicting verdicts.
 #[derive(Clone, Debug, Serialize)]
 pub struct Disagreement {
@@ -376,11 +545,7 @@ impl Data {
                 let n = |v: &str| rs.iter().filter(|r| r.verdict == v).count();
                 let mut times: Vec<f64> = rs.iter().map(|r| r.wall_seconds).collect();
                 times.sort_by(f64::total_cmp);
-                let median = match times.len() {
-                    0 => 0.0,
-                    k if k % 2 == 1 => times[k / 2],
-                    k => (times[k / 2 - 1] + times[k / 2]) / 2.0,
-                };
+                let median = median(&times);
                 ConfigStats {
                     config: c.clone(),
                     flags: rs.first().map(|r| r.flags.clone()).unwrap_or_default(),
@@ -441,6 +606,27 @@ impl Data {
                 }
             })
             .collect()
+    }
+
+    /// The equivalence table: per configuration (in order) its total, then its groups by pair,
+    /// relation and ε (sorted).
+    pub fn equiv_stats(&self) -> Vec<EquivStats> {
+        let mut out = Vec::new();
+        for c in &self.configs {
+            let rs: Vec<&Record> = self.records.iter().filter(|r| &r.config == c && r.equiv.is_some()).collect();
+            if rs.is_empty() {
+                continue;
+            }
+            out.push(equiv_stats_of(c, None, &rs));
+            let mut groups: std::collections::BTreeMap<(&str, &str, i64), Vec<&Record>> = Default::default();
+            for r in &rs {
+                if let Some(e) = &r.equiv {
+                    groups.entry((e.pair.as_str(), e.relation.as_str(), e.eps)).or_default().push(r);
+                }
+            }
+            out.extend(groups.into_iter().map(|(k, g)| equiv_stats_of(c, Some(k), &g)));
+        }
+        out
     }
 
     fn max_limit(&self) -> f64 {
@@ -548,6 +734,12 @@ pub fn markdown(d: &Data, stats: &[ConfigStats]) -> String {
     }
     let _ =
         writeln!(s, "{} instances, {} configurations, {} runs.\n", d.instances.len(), d.configs.len(), d.records.len());
+    let es = d.equiv_stats();
+    if !es.is_empty() {
+        s.push_str("## Equivalence\n\n");
+        s.push_str(&equiv_markdown(&es));
+        s.push('\n');
+    }
     if d.records.iter().any(Record::is_radius) {
         s.push_str("## Maximum robustness radius\n\n");
         s.push_str(&radius_markdown(d, &d.radius_stats()));
@@ -705,6 +897,7 @@ pub fn json(d: &Data, stats: &[ConfigStats]) -> serde_json::Value {
         "instances": d.instances.len(),
         "configs": stats,
         "radius": d.radius_stats(),
+        "equiv": d.equiv_stats(),
         "disagreements": d.disagreements(),
         "radius_alarms": d.radius_alarms(),
         "run_alarms": d.run_alarms(),
@@ -799,6 +992,11 @@ pub fn write_all(d: &Data, out: &Path) -> Result<Vec<PathBuf>> {
         files.push((out.join("radius.tex"), radius_latex(d, &rs)));
         files.push((out.join("radius_instances.csv"), radius_instances_csv(d)));
     }
+    let es = d.equiv_stats();
+    if !es.is_empty() {
+        files.push((out.join("equiv.csv"), equiv_csv(&es)));
+        files.push((out.join("equiv.tex"), equiv_latex(d, &es)));
+    }
     if !d.has_verification() {
         files.push((out.join("summary.md"), markdown(d, &stats)));
     } else {
@@ -862,6 +1060,46 @@ mod tests {
         want.sort_unstable();
         assert_eq!(sorted, want);
         assert_eq!(csv.lines().nth(1).unwrap(), "a_b,4,2,1,1,1,0,0,3,1.500000,0.250000,3.000000,0,\"--x \"\"y,z\"\"\"");
+    }
+
+    /// The equivalence CSV has every field of `report.json`'s `equiv`, and a configuration's
+    /// total row leaves the group columns empty.
+    #[test]
+    fn equiv_csv_columns_are_the_json_fields() {
+        let st = EquivStats {
+            config: "c".into(),
+            pair: None,
+            relation: None,
+            eps: None,
+            boxes: 4,
+            verified: 2,
+            falsified: 1,
+            unknown: 1,
+            errors: 0,
+            decided_pct: 75.0,
+            by_bounds: 2,
+            by_search: 1,
+            by_backend: 0,
+            median_s: 0.5,
+            max_s: 2.0,
+            total_s: 3.0,
+        };
+        let csv = equiv_csv(std::slice::from_ref(&st));
+        let mut header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        header.sort_unstable();
+        let json = serde_json::to_value(&st).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(header, keys);
+        assert_eq!(csv.lines().nth(1).unwrap(), "c,,,,4,2,1,1,0,75.00,2,1,0,0.500000,2.000000,3.000000");
+        let d = Data { records: vec![], configs: vec![], instances: vec![], duplicates: 0, unreadable: 0 };
+        let tex = equiv_latex(&d, std::slice::from_ref(&st));
+        assert!(tex.contains("\\midrule\nc & all &  &  & 4 & 2 & 1 & 1 & 75 & 0.500 & 2.00 & 3.0 \\\\\n"), "{tex}");
+        let md = equiv_markdown(&[st]);
+        assert!(
+            md.contains("| c | **all** |  |  | **4** | 2 | 1 | 1 | 0 | **75 %** | 2 / 1 / 0 | 0.500 | 2.000 | 3.000 |"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -1,19 +1,24 @@
 //! Benchmark suites as the harness sees them: a list of instances, each a typed model and
-//! [`Task`] — a property to verify, or a maximum robustness radius to find ([`crate::query`]) —
-//! with a stable id, a time budget and an optional expected verdict or radius.
+//! [`Task`] — a property to verify, a maximum robustness radius to find, or the equivalence of
+//! the model with a second one ([`crate::query`]) — with a stable id, a time budget and an
+//! optional expected verdict or radius.
 //!
 //! Three CSV layouts are read, told apart by their first line:
 //! * quiver robustness suites (`model,images,labels,index,eps,timeout_s,expected[,tie]`,
 //!   [`crate::import::suite`]); `@bundled` names the bundled model and test vectors;
 //! * quiver radius suites (`model,images,labels,index,max_eps,timeout_s,expected_radius[,tie]`):
 //!   one radius search per row, run by `quiver radius` ([`crate::query::RadiusJob`]);
+//! * quiver equivalence suites
+//!   (`model_a,model_b,images,labels,index,eps,relation,timeout_s,expected[,tie]`): one `quiver
+//!   equiv` query per row ([`crate::query::EquivJob`]); a model field may end in `;ort-cpu=vnni`
+//!   or `;q-bits=N` (the model's `--ort-cpu`/`--q-bits`, e.g. `m.onnx;ort-cpu=vnni`);
 //! * VNN-COMP `instances.csv`: header-less rows `onnx,vnnlib,timeout`, optionally followed by an
 //!   expected verdict (`holds`/`unsat`/`verified` or `violated`/`sat`/`falsified`); paths are
 //!   relative to the CSV's directory.
 
 use crate::import::suite as qsuite;
 use crate::import::suite::Expected;
-use crate::query::{Input, Model, Property, RadiusTarget};
+use crate::query::{EquivBox, EquivRelation, Input, Model, OrtCpu, Property, RadiusTarget};
 use crate::spec::real::Domain;
 use crate::spec::robust::{Radius, TieRule};
 use anyhow::{bail, Context, Result};
@@ -28,7 +33,7 @@ pub struct Instance {
     pub id: String,
     /// 1-based line in the CSV.
     pub line: usize,
-    /// The model (a resolved path, or `@bundled`).
+    /// The model (a resolved path, or `@bundled`); model A of an equivalence instance.
     pub model: Model,
     /// What is asked of the model.
     pub task: Task,
@@ -45,6 +50,18 @@ pub enum Task {
     Verify { property: Property, expected: Option<Expected> },
     /// Find the maximum robustness radius (`quiver radius --job`), with the known radius if any.
     Radius { target: RadiusTarget, expected_radius: Option<i64> },
+    /// Decide whether the instance's model (A) and `model_b` agree on `inputs` under `relation`
+    /// (`quiver equiv --job`), with the known verdict if any (`verified`: equivalent).
+    Equiv {
+        model_b: Model,
+        inputs: EquivBox,
+        relation: EquivRelation,
+        /// `A-vs-B` from the models' file stems, and the box's integer radius: what reports
+        /// group by.
+        pair: String,
+        eps: i64,
+        expected: Option<Expected>,
+    },
 }
 
 impl Instance {
@@ -52,14 +69,14 @@ impl Instance {
     pub fn property(&self) -> Option<&Property> {
         match &self.task {
             Task::Verify { property, .. } => Some(property),
-            Task::Radius { .. } => None,
+            Task::Radius { .. } | Task::Equiv { .. } => None,
         }
     }
 
-    /// The expected verdict of a verification instance.
+    /// The expected verdict of a verification or an equivalence instance.
     pub fn expected(&self) -> Option<Expected> {
         match &self.task {
-            Task::Verify { expected, .. } => *expected,
+            Task::Verify { expected, .. } | Task::Equiv { expected, .. } => *expected,
             Task::Radius { .. } => None,
         }
     }
@@ -68,7 +85,7 @@ impl Instance {
     pub fn expected_radius(&self) -> Option<i64> {
         match &self.task {
             Task::Radius { expected_radius, .. } => *expected_radius,
-            Task::Verify { .. } => None,
+            Task::Verify { .. } | Task::Equiv { .. } => None,
         }
     }
 
@@ -83,7 +100,7 @@ pub struct Suite {
     pub path: PathBuf,
     /// The file stem (used as the VNN-COMP "category").
     pub name: String,
-    /// `quiver`, `radius` or `vnncomp`.
+    /// `quiver`, `radius`, `equiv` or `vnncomp`.
     pub layout: &'static str,
     pub instances: Vec<Instance>,
 }
@@ -123,12 +140,15 @@ pub fn load(path: &Path, default_tie: TieRule) -> Result<Suite> {
         "quiver"
     } else if starts(&qsuite::RADIUS_HEADER) {
         "radius"
+    } else if starts(&qsuite::EQUIV_HEADER) {
+        "equiv"
     } else {
         "vnncomp"
     };
     let instances = match layout {
         "quiver" => quiver_rows(rows, path, default_tie)?,
         "radius" => radius_rows(rows, path, default_tie)?,
+        "equiv" => equiv_rows(rows, path, default_tie)?,
         _ => vnncomp_rows(rows, path)?,
     };
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -216,6 +236,69 @@ fn radius_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Res
     Ok(out)
 }
 
+/// A model field of an equivalence suite: a path (as [`resolve`]d) optionally followed by
+/// `;ort-cpu=x86|vnni` and `;q-bits=N`, the model's own `--ort-cpu` and `--q-bits` (an ONNX model
+/// with full-range int8 weights needs `ort-cpu=vnni`, as `quiver equiv --ort-cpu-b vnni`).
+fn model_field(field: &str, base: &Path) -> Result<Model> {
+    let mut parts = field.split(';');
+    let path = parts.next().unwrap_or_default().trim();
+    let mut model = Model::new(resolve(path, base)?);
+    for opt in parts {
+        match opt.trim().split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+            Some(("ort-cpu", v)) => {
+                model.ort_cpu = <OrtCpu as clap::ValueEnum>::from_str(v, false)
+                    .map_err(|_| anyhow::anyhow!("`{field}`: ort-cpu must be x86 or vnni, found `{v}`"))?;
+            }
+            Some(("q-bits", v)) => {
+                model.q_bits =
+                    Some(v.parse().map_err(|_| anyhow::anyhow!("`{field}`: q-bits must be an integer, found `{v}`"))?);
+            }
+            _ => bail!("`{field}`: unknown model option `{}` (expected ort-cpu=x86|vnni or q-bits=N)", opt.trim()),
+        }
+    }
+    Ok(model)
+}
+
+/// Equivalence rows: id `A-vs-B/images#index/epsN/RELATION` with the relation in the suite
+/// spelling (`same-class[/first-index]`, `delta:N`, `delta-real:X`).
+fn equiv_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
+    let rows = qsuite::parse_equiv_rows(rows, path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for r in rows {
+        let at = || format!("{}:{}", path.display(), r.line);
+        let same_class = r.relation.trim() == "same-class";
+        let tie = if same_class { Some(r.tie.unwrap_or(default_tie)) } else { r.tie };
+        let relation = EquivRelation::parse(&r.relation, tie).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+        let stem_of = |field: &str| stem(field.split(';').next().unwrap_or_default().trim());
+        let pair = format!("{}-vs-{}", stem_of(&r.model_a), stem_of(&r.model_b));
+        let id = format!("{pair}/{}#{}/eps{}/{relation}", stem(&r.images), r.index, r.eps);
+        let images = resolve(&r.images, base).with_context(at)?;
+        let labels =
+            if r.labels == crate::bundled::DATASET { None } else { Some(resolve(&r.labels, base).with_context(at)?) };
+        let inputs = EquivBox::Ball {
+            input: Input::Dataset { path: images, index: r.index, labels },
+            radius: Radius::Integer(i64::from(r.eps)),
+        };
+        out.push(Instance {
+            id,
+            line: r.line,
+            model: model_field(&r.model_a, base).with_context(at)?,
+            task: Task::Equiv {
+                model_b: model_field(&r.model_b, base).with_context(at)?,
+                inputs,
+                relation,
+                pair,
+                eps: i64::from(r.eps),
+                expected: r.expected,
+            },
+            timeout_s: Some(r.timeout_s as f64),
+            vnncomp: None,
+        });
+    }
+    Ok(out)
+}
+
 fn vnncomp_rows(rows: Vec<qsuite::Row>, path: &Path) -> Result<Vec<Instance>> {
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
@@ -226,9 +309,10 @@ fn vnncomp_rows(rows: Vec<qsuite::Row>, path: &Path) -> Result<Vec<Instance>> {
         let at = format!("{}:{line}", path.display());
         if !(3..=4).contains(&f.len()) {
             bail!(
-                "{at}: not a quiver suite (header `{}`), a radius suite (header `{}`) nor a VNN-COMP instances.csv row `onnx,vnnlib,timeout[,expected]`: found {} fields",
+                "{at}: not a quiver suite (header `{}`), a radius suite (header `{}`), an equivalence suite (header `{}`) nor a VNN-COMP instances.csv row `onnx,vnnlib,timeout[,expected]`: found {} fields",
                 qsuite::HEADER.join(","),
                 qsuite::RADIUS_HEADER.join(","),
+                qsuite::EQUIV_HEADER.join(","),
                 f.len()
             );
         }

@@ -6,6 +6,9 @@
 //! `labels`, in the integer L∞ ball of radius `eps` (clipped to the input range). `@bundled` in
 //! `model`, `images` or `labels` names the bundled model and its test vectors. Paths starting with `external:` are relative to the shared
 //! third-party material ([`external_root`]); other paths are relative to the CSV's directory.
+//!
+//! Radius suites ([`RADIUS_HEADER`]) and equivalence suites ([`EQUIV_HEADER`]) have headers of
+//! their own and share the rest: the paths, the optional `tie` column, comments and quoting.
 
 use super::ImportError;
 use std::path::{Path, PathBuf};
@@ -282,6 +285,80 @@ pub fn parse_radius_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<RadiusRow>, 
     Ok(out)
 }
 
+/// The columns of an equivalence suite, in order (optionally followed by `tie`): one `quiver
+/// equiv` query per row — do `model_a` and `model_b` agree on the integer L∞ ball of radius `eps`
+/// around test image `index`? `relation` is `same-class` (under the row's tie rule), `delta:N`
+/// (integer outputs within N) or `delta-real:X` (dequantized outputs within X); `expected` is
+/// `verified` (equivalent), `falsified` or empty.
+pub const EQUIV_HEADER: [&str; 9] =
+    ["model_a", "model_b", "images", "labels", "index", "eps", "relation", "timeout_s", "expected"];
+
+/// One row of an equivalence suite, with its paths and relation as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EquivRow {
+    /// 1-based line in the CSV.
+    pub line: usize,
+    pub model_a: String,
+    pub model_b: String,
+    pub images: String,
+    pub labels: String,
+    pub index: usize,
+    pub eps: u32,
+    /// The relation as written (read by [`crate::query::EquivRelation::parse`]).
+    pub relation: String,
+    pub timeout_s: u64,
+    /// `Verified` (equivalent on the box) or `Falsified`; `None` when empty.
+    pub expected: Option<Expected>,
+    pub tie: Option<crate::spec::robust::TieRule>,
+}
+
+/// Parse the rows of an equivalence suite (header [`EQUIV_HEADER`]); errors name the file and
+/// line.
+pub fn parse_equiv_rows(rows: Vec<Row>, path: &Path) -> Result<Vec<EquivRow>, ImportError> {
+    let err = |line: usize, message: String| ImportError::Suite { path: path.to_path_buf(), line, message };
+    let h = &EQUIV_HEADER;
+    let mut rows = rows.into_iter();
+    let width = check_header(&mut rows, h, path)?;
+    let mut out = Vec::new();
+    for (line, f) in rows {
+        if f.len() != width {
+            return Err(err(line, format!("expected {width} fields, found {}", f.len())));
+        }
+        for i in [0, 1, 2, 3, 6] {
+            if f[i].is_empty() {
+                return Err(err(line, format!("{} is empty", h[i])));
+            }
+        }
+        let num = |i: usize| -> Result<u64, ImportError> {
+            f[i].parse::<u64>()
+                .map_err(|_| err(line, format!("{} must be a non-negative integer, found `{}`", h[i], f[i])))
+        };
+        let expected = match f[8].as_str() {
+            "" => None,
+            "verified" => Some(Expected::Verified),
+            "falsified" => Some(Expected::Falsified),
+            other => return Err(err(line, format!("expected must be verified, falsified or empty, found `{other}`"))),
+        };
+        out.push(EquivRow {
+            line,
+            model_a: f[0].clone(),
+            model_b: f[1].clone(),
+            images: f[2].clone(),
+            labels: f[3].clone(),
+            index: usize::try_from(num(4)?).map_err(|_| err(line, "index is too large".into()))?,
+            eps: u32::try_from(num(5)?).map_err(|_| err(line, "eps is too large".into()))?,
+            relation: f[6].clone(),
+            timeout_s: num(7)?,
+            expected,
+            tie: match f.get(h.len()).map_or("", String::as_str) {
+                "" => None,
+                t => Some(t.parse().map_err(|m| err(line, m))?),
+            },
+        });
+    }
+    Ok(out)
+}
+
 /// The environment variable that overrides [`default_external_root`].
 pub const EXTERNAL_ENV: &str = "QUIVER_EXTERNAL";
 
@@ -368,5 +445,40 @@ mod tests {
         assert_eq!(e.to_string(), "dir/r.csv:3: model is empty");
         let e = rows("model,images,labels,index,eps,timeout_s,expected\n").unwrap_err();
         assert!(e.to_string().starts_with("dir/r.csv:1: header must be `model,images,labels,index,max_eps"), "{e}");
+    }
+
+    #[test]
+    fn equiv_rows_parse_and_errors_name_the_file_and_line() {
+        let p = Path::new("dir/e.csv");
+        let h = EQUIV_HEADER.join(",");
+        let rows = |t: &str| parse_equiv_rows(read_rows(t, p).unwrap(), p);
+        let ok = rows(&format!(
+            "{h},tie\na.h5,b.h5,i,l,10,2,same-class,20,verified,first-index\na.h5,b.h5,i,l,0,1,delta-real:0.5,20,,\n"
+        ))
+        .unwrap();
+        assert_eq!((ok[0].index, ok[0].eps, ok[0].timeout_s, ok[0].expected), (10, 2, 20, Some(Expected::Verified)));
+        assert_eq!(
+            (ok[0].relation.as_str(), ok[0].tie),
+            ("same-class", Some(crate::spec::robust::TieRule::FirstIndex))
+        );
+        assert_eq!((ok[1].line, ok[1].relation.as_str(), ok[1].expected, ok[1].tie), (3, "delta-real:0.5", None, None));
+        for (row, want) in [
+            (
+                "a,b,i,l,1,2,same-class,20,misclassified",
+                "dir/e.csv:2: expected must be verified, falsified or empty, found `misclassified`",
+            ),
+            ("a,,i,l,1,2,same-class,20,", "dir/e.csv:2: model_b is empty"),
+            ("a,b,i,l,1,2,,20,", "dir/e.csv:2: relation is empty"),
+            ("a,b,i,l,1,-2,same-class,20,", "dir/e.csv:2: eps must be a non-negative integer, found `-2`"),
+            ("a,b,i,l,1,2,same-class,x,", "dir/e.csv:2: timeout_s must be a non-negative integer, found `x`"),
+            ("a,b,i,l,1,2,same-class", "dir/e.csv:2: expected 9 fields, found 7"),
+        ] {
+            assert_eq!(rows(&format!("{h}\n{row}\n")).unwrap_err().to_string(), want, "{row}");
+        }
+        let e = rows("model_a,model_b,images\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("dir/e.csv:1: header must be `model_a,model_b,images,labels,index,eps,relation"),
+            "{e}"
+        );
     }
 }

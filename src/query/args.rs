@@ -4,8 +4,8 @@
 //! ([`instance_flags`]). [`Job::to_args`] is the inverse: the flags that give back a job.
 
 use super::{
-    Input, Job, Model, OrtCpu, Property, QueryError, RadiusJob, RadiusSearch, RadiusTarget, Switch, Tighten,
-    VerifyOptions,
+    EquivBox, EquivJob, EquivRelation, Input, Job, Model, OrtCpu, Property, QueryError, RadiusJob, RadiusSearch,
+    RadiusTarget, Switch, Tighten, VerifyOptions,
 };
 use crate::bounds::Method;
 use crate::props::radius::Strategy;
@@ -249,14 +249,149 @@ impl RadiusJobArgs {
     }
 }
 
-/// The long flags (with `--`) that describe an instance — the model's, the property's and a
-/// radius target's — as opposed to how it is verified.
+/// The instance part of `quiver equiv`: the input box and the relation.
+#[derive(Args, Clone, Debug)]
+#[command(group(clap::ArgGroup::new("relation").args(["delta", "delta_real", "same_class"])))]
+pub struct EquivTargetArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Integer radius of the box around the input, on the quantized grid.
+    #[arg(long, conflicts_with_all = ["eps_real", "vnnlib"])]
+    pub eps: Option<i64>,
+    /// Real radius of the box around the input, mapped through the input quantization.
+    #[arg(long, conflicts_with = "vnnlib")]
+    pub eps_real: Option<f64>,
+    /// The input box of a VNN-LIB file (its output constraints are not used).
+    #[arg(long, conflicts_with_all = ["input", "dataset"])]
+    pub vnnlib: Option<PathBuf>,
+    /// Whether the VNN-LIB bounds are on the real or on the integer inputs.
+    #[arg(long, default_value = "real", requires = "vnnlib")]
+    pub domain: Domain,
+    /// Largest difference allowed between the integer outputs (needs equal output scales and zero points).
+    // A negative δ is read as a value, so that it is refused with its own message.
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub delta: Option<i64>,
+    /// Largest difference allowed between the dequantized outputs (a decimal, taken exactly).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub delta_real: Option<String>,
+    /// Both networks must predict the same class (under --tie).
+    #[arg(long)]
+    pub same_class: bool,
+    /// Tie rule of --same-class: `first-index` (argmax, first index on ties) or `any` (a tie for
+    /// the maximum is a disagreement).
+    #[arg(long, default_value = "any", requires = "same_class")]
+    pub tie: TieRule,
+}
+
+impl EquivTargetArgs {
+    /// The input box and the relation the flags describe.
+    pub fn target(&self) -> Result<(EquivBox, EquivRelation), QueryError> {
+        let relation = match (self.delta, &self.delta_real, self.same_class) {
+            (Some(delta), None, false) => EquivRelation::Delta { delta },
+            (None, Some(x), false) => EquivRelation::DeltaReal { delta: x.trim().to_string() },
+            (None, None, true) => EquivRelation::SameClass { tie: self.tie },
+            _ => return Err(QueryError::Usage("give exactly one of --delta D, --delta-real X, --same-class".into())),
+        };
+        if let Some(path) = &self.vnnlib {
+            return Ok((EquivBox::Vnnlib { path: path.clone(), domain: self.domain }, relation));
+        }
+        let input = self.input.input(None)?;
+        let radius = match (self.eps, self.eps_real) {
+            (Some(e), None) => Radius::Integer(e),
+            (None, Some(e)) => Radius::Real(e),
+            _ => {
+                return Err(QueryError::Usage(
+                    "the input box needs exactly one of --eps N or --eps-real X (or --vnnlib FILE)".into(),
+                ))
+            }
+        };
+        Ok((EquivBox::Ball { input, radius }, relation))
+    }
+}
+
+/// The two models of `quiver equiv`.
+#[derive(Args, Clone, Debug)]
+pub struct EquivModelArgs {
+    /// Model A: quiver JSON, ONNX (QOperator/QDQ int8), Keras fixed-point .h5, or `@bundled`.
+    #[arg(required_unless_present = "job")]
+    pub a: Option<PathBuf>,
+    /// Model B (same kinds as A).
+    #[arg(required_unless_present = "job")]
+    pub b: Option<PathBuf>,
+    /// Quantization bits of a Keras fixed-point .h5 model A (default: from the file name, or 6).
+    #[arg(long)]
+    pub q_bits: Option<u8>,
+    /// Quantization bits of a Keras fixed-point .h5 model B (default: from its file name, or 6).
+    #[arg(long)]
+    pub q_bits_b: Option<u8>,
+    /// The CPU ONNX Runtime runs an ONNX model A on: x86 (any x86-64) or vnni (see `quiver verify --help`).
+    #[arg(long, value_enum)]
+    pub ort_cpu: Option<OrtCpu>,
+    /// The CPU for an ONNX model B (default: as --ort-cpu).
+    #[arg(long, value_enum)]
+    pub ort_cpu_b: Option<OrtCpu>,
+}
+
+/// Everything `quiver equiv` needs to know about a job: flags, or a job file. The options are
+/// `quiver verify`'s own group, run on the product network.
+#[derive(Args, Clone, Debug)]
+pub struct EquivJobArgs {
+    #[command(flatten)]
+    pub models: EquivModelArgs,
+    #[command(flatten)]
+    pub target: EquivTargetArgs,
+    #[command(flatten)]
+    pub options: VerifyOptions,
+    /// Read the whole equivalence job (models, box, relation, options) from a JSON file (`-`:
+    /// standard input) instead of the flags, as `quiver bench` hands it to each equivalence run.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["a", "b", "q_bits", "q_bits_b", "ort_cpu", "ort_cpu_b", "input", "dataset", "eps", "eps_real", "vnnlib", "delta", "delta_real", "same_class"]
+    )]
+    pub job: Option<PathBuf>,
+}
+
+impl EquivJobArgs {
+    /// The equivalence job the flags (or the job file) describe; its options are not validated yet.
+    pub fn job(&self) -> Result<EquivJob, QueryError> {
+        if let Some(path) = &self.job {
+            if self.options != VerifyOptions::default() {
+                return Err(QueryError::Usage(format!(
+                    "--job {}: the job file gives the options; drop the other equiv flags",
+                    path.display()
+                )));
+            }
+            return EquivJob::read(path);
+        }
+        let m = &self.models;
+        let (Some(a), Some(b)) = (m.a.clone(), m.b.clone()) else {
+            return Err(QueryError::Usage("give two models A and B".into()));
+        };
+        let ort_a = m.ort_cpu.unwrap_or_default();
+        let (inputs, relation) = self.target.target()?;
+        Ok(EquivJob {
+            model_a: Model { path: a, q_bits: m.q_bits, ort_cpu: ort_a },
+            model_b: Model { path: b, q_bits: m.q_bits_b, ort_cpu: m.ort_cpu_b.unwrap_or(ort_a) },
+            inputs,
+            relation,
+            options: self.options.clone(),
+        })
+    }
+}
+
+/// The long flags (with `--`) that describe an instance — the model's, the property's, a
+/// radius target's and an equivalence target's — as opposed to how it is verified.
 pub fn instance_flags() -> Vec<String> {
     let verify = PropertyArgs::augment_args(ModelArgs::augment_args(clap::Command::new("instance")));
     let radius = RadiusTargetArgs::augment_args(clap::Command::new("radius"));
+    let equiv = EquivTargetArgs::augment_args(clap::Command::new("equiv"));
+    let equiv_models = EquivModelArgs::augment_args(clap::Command::new("equiv-models"));
     let mut flags: Vec<String> = verify
         .get_arguments()
         .chain(radius.get_arguments())
+        .chain(equiv.get_arguments())
+        .chain(equiv_models.get_arguments())
         .filter_map(|a| a.get_long())
         .map(|l| format!("--{l}"))
         .collect();
@@ -447,6 +582,15 @@ struct RadiusFlags {
     job: RadiusJobArgs,
 }
 
+/// The `quiver equiv` command line, for checks of the flag groups.
+#[cfg(test)]
+#[derive(Parser, Debug)]
+#[command(name = "equiv")]
+struct EquivFlags {
+    #[command(flatten)]
+    job: EquivJobArgs,
+}
+
 /// Parse a full `quiver verify` argument list (after `verify`) into a job, with the flag
 /// groups above; used to check [`Job::to_args`] and by tools that hold argument lists.
 pub fn parse_job_args(args: &[String]) -> Result<Job, String> {
@@ -547,6 +691,45 @@ mod tests {
         assert_eq!((o.threads, s.strategy), (2, Strategy::Linear));
         assert_eq!(parse_config_flags(&search_args(&s)).unwrap().1, s);
         assert!(parse_config_flags(&words("--max-eps 3")).unwrap_err().contains("--max-eps"));
+    }
+
+    /// The equiv command line: two models (B's CPU defaults to A's), the box, one relation, and
+    /// verify's option group; its instance flags are not configuration flags.
+    #[test]
+    fn equiv_flags_share_the_option_group() {
+        EquivFlags::command().debug_assert();
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let parse = |s: &str| {
+            EquivFlags::try_parse_from(words(s))
+                .map_err(first_line)
+                .and_then(|f| f.job.job().map_err(|e| e.to_string()))
+        };
+        let job = parse("equiv a.onnx b.onnx --ort-cpu vnni --dataset d.gz --index 4 --eps 2 --same-class --tie first-index --timeout 9").unwrap();
+        assert_eq!(
+            (job.model_a.ort_cpu, job.model_b.ort_cpu, job.options.timeout),
+            (OrtCpu::Vnni, OrtCpu::Vnni, Some(9.0))
+        );
+        assert_eq!(job.relation, EquivRelation::SameClass { tie: TieRule::FirstIndex });
+        let job =
+            parse("equiv a.h5 b.h5 --q-bits-b 6 --ort-cpu-b vnni --input x.txt --real --eps-real 0.1 --delta-real 0.5")
+                .unwrap();
+        assert_eq!(
+            (job.model_a.q_bits, job.model_b.q_bits, job.model_a.ort_cpu, job.model_b.ort_cpu),
+            (None, Some(6), OrtCpu::X86, OrtCpu::Vnni)
+        );
+        assert_eq!(
+            job.inputs,
+            EquivBox::Ball { input: Input::File { path: "x.txt".into(), real: true }, radius: Radius::Real(0.1) }
+        );
+        assert_eq!(EquivJob::from_json(&job.to_json(), Path::new("j")).unwrap(), job);
+        assert!(parse("equiv a b --vnnlib p.vnnlib --delta 1").is_ok());
+        assert!(parse("equiv a b --eps 1").unwrap_err().contains("exactly one of --delta"));
+        assert!(parse("equiv a b --eps 1 --delta 1 --same-class").unwrap_err().contains("cannot be used with"));
+        assert!(parse("equiv --job j.json --delta 1").unwrap_err().contains("cannot be used with"));
+        let f = instance_flags();
+        for x in ["--delta", "--delta-real", "--same-class", "--q-bits-b", "--ort-cpu-b", "--vnnlib", "--eps"] {
+            assert!(f.iter().any(|g| g == x), "{x} missing from {f:?}");
+        }
     }
 
     /// The options' clap defaults are their serde defaults.

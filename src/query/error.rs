@@ -2,6 +2,7 @@
 //! problem.
 
 use crate::import::ImportError;
+use crate::props::equiv::EquivError;
 use crate::props::radius::RadiusError;
 use crate::spec::SpecError;
 use std::path::PathBuf;
@@ -30,6 +31,10 @@ pub enum QueryError {
     /// A radius query that cannot be posed (a bad step, label or largest level).
     #[error("{what}: {source}")]
     Radius { what: String, source: RadiusError },
+    /// An equivalence query that cannot be posed (the networks' inputs or outputs differ, a
+    /// negative δ, …; `what` names the pair or the option).
+    #[error("{what}: {source}")]
+    Equiv { what: String, source: EquivError },
 }
 
 impl QueryError {

@@ -5,7 +5,9 @@
 //! [`Job`] (with the flag groups of [`args`]) and prints the result; the experiment harness
 //! hands each child process a serialized job (`quiver verify --job -`) and reads back a
 //! [`report::ReportRecord`] — or a [`RadiusJob`] (`quiver radius --job -`) and its
-//! [`RadiusReport`](crate::props::radius::RadiusReport); a library user (the Python binding) builds the job directly:
+//! [`RadiusReport`](crate::props::radius::RadiusReport), or an [`EquivJob`] (`quiver equiv --job
+//! -`) and its [`EquivReport`](crate::props::equiv::EquivReport); a library user (the Python
+//! binding) builds the job directly:
 //!
 //! ```no_run
 //! use quiver::query::{Input, Job, Model, Property, VerifyOptions};
@@ -27,12 +29,14 @@
 //! Errors are typed ([`QueryError`]) and name the file or option and the problem, on one line.
 
 pub mod args;
+mod equiv;
 mod error;
 mod options;
 mod radius;
 pub mod report;
 mod source;
 
+pub use equiv::{EquivBox, EquivJob, EquivRelation, EquivRun};
 pub use error::QueryError;
 pub use options::{time_limit, Switch, Tighten, VerifyOptions};
 pub use radius::{RadiusJob, RadiusSearch, RadiusTarget};
