@@ -170,6 +170,14 @@ fn resolve(field: &str, base: &Path) -> Result<PathBuf> {
     Ok(qsuite::resolve(field, base)?)
 }
 
+/// The input of a data-set row: image `index` of `images`, with its labels (`@bundled` labels
+/// come with the bundled vectors). Paths are resolved against `base`.
+fn dataset_input(images: &str, labels: &str, index: usize, base: &Path) -> Result<Input> {
+    let path = resolve(images, base)?;
+    let labels = if labels == crate::bundled::DATASET { None } else { Some(resolve(labels, base)?) };
+    Ok(Input::Dataset { path, index, labels })
+}
+
 fn quiver_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Result<Vec<Instance>> {
     let rows = qsuite::parse_rows(rows, path)?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -181,15 +189,8 @@ fn quiver_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Res
             id.push_str("/first-index");
         }
         let at = || format!("{}:{}", path.display(), r.line);
-        let images = resolve(&r.images, base).with_context(at)?;
-        let labels =
-            if r.labels == crate::bundled::DATASET { None } else { Some(resolve(&r.labels, base).with_context(at)?) };
-        let property = Property::Robust {
-            input: Input::Dataset { path: images, index: r.index, labels },
-            radius: Radius::Integer(i64::from(r.eps)),
-            label: None,
-            tie,
-        };
+        let input = dataset_input(&r.images, &r.labels, r.index, base).with_context(at)?;
+        let property = Property::Robust { input, radius: Radius::Integer(i64::from(r.eps)), label: None, tie };
         out.push(Instance {
             id,
             line: r.line,
@@ -214,16 +215,8 @@ fn radius_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Res
             id.push_str("/first-index");
         }
         let at = || format!("{}:{}", path.display(), r.line);
-        let images = resolve(&r.images, base).with_context(at)?;
-        let labels =
-            if r.labels == crate::bundled::DATASET { None } else { Some(resolve(&r.labels, base).with_context(at)?) };
-        let target = RadiusTarget {
-            input: Input::Dataset { path: images, index: r.index, labels },
-            label: None,
-            tie,
-            max_eps: Some(i64::from(r.max_eps)),
-            eps_real_step: None,
-        };
+        let input = dataset_input(&r.images, &r.labels, r.index, base).with_context(at)?;
+        let target = RadiusTarget { input, label: None, tie, max_eps: Some(i64::from(r.max_eps)), eps_real_step: None };
         out.push(Instance {
             id,
             line: r.line,
@@ -273,13 +266,8 @@ fn equiv_rows(rows: Vec<qsuite::Row>, path: &Path, default_tie: TieRule) -> Resu
         let stem_of = |field: &str| stem(field.split(';').next().unwrap_or_default().trim());
         let pair = format!("{}-vs-{}", stem_of(&r.model_a), stem_of(&r.model_b));
         let id = format!("{pair}/{}#{}/eps{}/{relation}", stem(&r.images), r.index, r.eps);
-        let images = resolve(&r.images, base).with_context(at)?;
-        let labels =
-            if r.labels == crate::bundled::DATASET { None } else { Some(resolve(&r.labels, base).with_context(at)?) };
-        let inputs = EquivBox::Ball {
-            input: Input::Dataset { path: images, index: r.index, labels },
-            radius: Radius::Integer(i64::from(r.eps)),
-        };
+        let input = dataset_input(&r.images, &r.labels, r.index, base).with_context(at)?;
+        let inputs = EquivBox::Ball { input, radius: Radius::Integer(i64::from(r.eps)) };
         out.push(Instance {
             id,
             line: r.line,
