@@ -36,6 +36,20 @@ impl ModelArgs {
     }
 }
 
+/// The class a robustness property or a radius is about, and how ties with it count.
+#[derive(Args, Clone, Debug)]
+pub struct ClassArgs {
+    /// The class that must win (default: the label from --labels, else the predicted class).
+    #[arg(long)]
+    pub label: Option<usize>,
+    /// IDX label file for --dataset (gives the default --label); `@bundled` with `--dataset @bundled`.
+    #[arg(long, requires = "dataset")]
+    pub labels: Option<PathBuf>,
+    /// Tie rule: `any` (a tie with another class is a violation) or `first-index` (argmax semantics).
+    #[arg(long, default_value = "any")]
+    pub tie: TieRule,
+}
+
 /// Where an input vector comes from.
 #[derive(Args, Clone, Debug)]
 pub struct InputArgs {
@@ -89,15 +103,8 @@ pub struct PropertyArgs {
     /// Real radius, mapped through the input quantization.
     #[arg(long)]
     pub eps_real: Option<f64>,
-    /// The class that must win (default: the label from --labels, else the predicted class).
-    #[arg(long)]
-    pub label: Option<usize>,
-    /// IDX label file for --dataset (gives the default --label); `@bundled` with `--dataset @bundled`.
-    #[arg(long, requires = "dataset")]
-    pub labels: Option<PathBuf>,
-    /// Tie rule: `any` (a tie with another class is a violation) or `first-index` (argmax semantics).
-    #[arg(long, default_value = "any")]
-    pub tie: TieRule,
+    #[command(flatten)]
+    pub class: ClassArgs,
 }
 
 impl PropertyArgs {
@@ -111,13 +118,13 @@ impl PropertyArgs {
                     .into(),
             ));
         }
-        let input = self.input.input(self.labels.as_deref())?;
+        let input = self.input.input(self.class.labels.as_deref())?;
         let radius = match (self.eps, self.eps_real) {
             (Some(e), None) => Radius::Integer(e),
             (None, Some(e)) => Radius::Real(e),
             _ => return Err(QueryError::Usage("--robust needs exactly one of --eps N or --eps-real X".into())),
         };
-        Ok(Property::Robust { input, radius, label: self.label, tie: self.tie })
+        Ok(Property::Robust { input, radius, label: self.class.label, tie: self.class.tie })
     }
 }
 
@@ -170,15 +177,8 @@ impl JobArgs {
 pub struct RadiusTargetArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// The class that must win (default: the label from --labels, else the predicted class).
-    #[arg(long)]
-    pub label: Option<usize>,
-    /// IDX label file for --dataset (gives the default --label); `@bundled` with `--dataset @bundled`.
-    #[arg(long, requires = "dataset")]
-    pub labels: Option<PathBuf>,
-    /// Tie rule: `any` (a tie with another class is a violation) or `first-index` (argmax semantics).
-    #[arg(long, default_value = "any")]
-    pub tie: TieRule,
+    #[command(flatten)]
+    pub class: ClassArgs,
     /// Largest level tried (default: the level whose box is the whole input range).
     #[arg(long, value_name = "N")]
     pub max_eps: Option<i64>,
@@ -191,9 +191,9 @@ pub struct RadiusTargetArgs {
 impl RadiusTargetArgs {
     pub fn target(&self) -> Result<RadiusTarget, QueryError> {
         Ok(RadiusTarget {
-            input: self.input.input(self.labels.as_deref())?,
-            label: self.label,
-            tie: self.tie,
+            input: self.input.input(self.class.labels.as_deref())?,
+            label: self.class.label,
+            tie: self.class.tie,
             max_eps: self.max_eps,
             eps_real_step: self.eps_real_step,
         })
