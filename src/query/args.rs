@@ -146,22 +146,33 @@ pub struct JobArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["model", "q_bits", "ort_cpu", "vnnlib", "robust", "input", "dataset", "eps", "eps_real", "label", "labels"]
+        conflicts_with_all = ["model", "q_bits", "ort_cpu", "vnnlib", "domain", "robust", "input", "real", "dataset", "index", "eps", "eps_real", "label", "labels", "tie"]
     )]
     pub job: Option<PathBuf>,
+}
+
+/// `--job FILE` of `quiver <command>`: the file gives the options as well, so option flags beside
+/// it (`options_given`) are refused; the instance flags already conflict with `--job` in clap.
+fn from_job_file<T>(
+    path: &Path,
+    options_given: bool,
+    command: &str,
+    read: fn(&Path) -> Result<T, QueryError>,
+) -> Result<T, QueryError> {
+    if options_given {
+        return Err(QueryError::Usage(format!(
+            "--job {}: the job file gives the options; drop the other {command} flags",
+            path.display()
+        )));
+    }
+    read(path)
 }
 
 impl JobArgs {
     /// The job the flags (or the job file) describe; its options are not validated yet.
     pub fn job(&self) -> Result<Job, QueryError> {
         if let Some(path) = &self.job {
-            if self.options != VerifyOptions::default() {
-                return Err(QueryError::Usage(format!(
-                    "--job {}: the job file gives the options; drop the other verify flags",
-                    path.display()
-                )));
-            }
-            return Job::read(path);
+            return from_job_file(path, self.options != VerifyOptions::default(), "verify", Job::read);
         }
         let path = self.model.clone().ok_or_else(|| QueryError::Usage("no MODEL given".into()))?;
         Ok(Job {
@@ -222,7 +233,7 @@ pub struct RadiusJobArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["model", "q_bits", "ort_cpu", "input", "dataset", "label", "labels", "tie", "max_eps", "eps_real_step"]
+        conflicts_with_all = ["model", "q_bits", "ort_cpu", "input", "real", "dataset", "index", "label", "labels", "tie", "max_eps", "eps_real_step"]
     )]
     pub job: Option<PathBuf>,
 }
@@ -231,13 +242,8 @@ impl RadiusJobArgs {
     /// The radius job the flags (or the job file) describe; its options are not validated yet.
     pub fn job(&self) -> Result<RadiusJob, QueryError> {
         if let Some(path) = &self.job {
-            if self.options != VerifyOptions::default() || self.search != RadiusSearch::default() {
-                return Err(QueryError::Usage(format!(
-                    "--job {}: the job file gives the options; drop the other radius flags",
-                    path.display()
-                )));
-            }
-            return RadiusJob::read(path);
+            let flags = self.options != VerifyOptions::default() || self.search != RadiusSearch::default();
+            return from_job_file(path, flags, "radius", RadiusJob::read);
         }
         let path = self.model.clone().ok_or_else(|| QueryError::Usage("no MODEL given".into()))?;
         Ok(RadiusJob {
@@ -347,7 +353,7 @@ pub struct EquivJobArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["a", "b", "q_bits", "q_bits_b", "ort_cpu", "ort_cpu_b", "input", "dataset", "eps", "eps_real", "vnnlib", "delta", "delta_real", "same_class"]
+        conflicts_with_all = ["a", "b", "q_bits", "q_bits_b", "ort_cpu", "ort_cpu_b", "input", "real", "dataset", "index", "eps", "eps_real", "vnnlib", "domain", "delta", "delta_real", "same_class", "tie"]
     )]
     pub job: Option<PathBuf>,
 }
@@ -356,13 +362,7 @@ impl EquivJobArgs {
     /// The equivalence job the flags (or the job file) describe; its options are not validated yet.
     pub fn job(&self) -> Result<EquivJob, QueryError> {
         if let Some(path) = &self.job {
-            if self.options != VerifyOptions::default() {
-                return Err(QueryError::Usage(format!(
-                    "--job {}: the job file gives the options; drop the other equiv flags",
-                    path.display()
-                )));
-            }
-            return EquivJob::read(path);
+            return from_job_file(path, self.options != VerifyOptions::default(), "equiv", EquivJob::read);
         }
         let m = &self.models;
         let (Some(a), Some(b)) = (m.a.clone(), m.b.clone()) else {
@@ -603,6 +603,42 @@ pub fn parse_job_args(args: &[String]) -> Result<Job, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    /// `--job FILE` gives the whole instance: every instance flag of verify, radius and equiv
+    /// beside it is a usage error, never silently ignored (a hand-kept conflict list drifts).
+    #[test]
+    fn every_instance_flag_conflicts_with_job() {
+        let instance = instance_flags();
+        for cmd in [VerifyFlags::command(), RadiusFlags::command(), EquivFlags::command()] {
+            let name = cmd.get_name().to_string();
+            let mut checked = 0;
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "job" || !instance.contains(&format!("--{long}")) {
+                    continue;
+                }
+                let words = vec![name.clone(), "--job".into(), "j.json".into(), format!("--{long}")];
+                // A value the flag's parser accepts, so that the only error left is the conflict.
+                let values: &[&str] =
+                    if arg.get_action().takes_values() { &["1", "real", "any", "x86"] } else { &[""] };
+                let err = values
+                    .iter()
+                    .map(|v| {
+                        let mut w = words.clone();
+                        w.extend((!v.is_empty()).then(|| v.to_string()));
+                        cmd.clone().try_get_matches_from(&w).expect_err(&w.join(" "))
+                    })
+                    .find(|e| {
+                        e.kind() != clap::error::ErrorKind::ValueValidation
+                            && e.kind() != clap::error::ErrorKind::InvalidValue
+                    })
+                    .unwrap_or_else(|| panic!("{}: no accepted value", words.join(" ")));
+                assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{}: {err}", words.join(" "));
+                checked += 1;
+            }
+            assert!(checked >= 8, "{name}: only {checked} instance flags checked");
+        }
+    }
 
     fn jobs() -> Vec<Job> {
         let robust = |input, radius, label, tie| Property::Robust { input, radius, label, tie };
