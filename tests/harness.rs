@@ -591,7 +591,7 @@ fn runner_enforces_time_and_memory_limits() {
     let o = run(
         Path::new("/bin/sleep"),
         &["5".to_string()],
-        Limits { wall: Duration::from_millis(300), memory_bytes: None },
+        Limits { wall: Duration::from_millis(300), memory_bytes: None, cpu: None },
     )
     .unwrap();
     assert!(o.killed_for_time && o.signal == Some(libc::SIGKILL), "{o:?}");
@@ -599,7 +599,7 @@ fn runner_enforces_time_and_memory_limits() {
     let o = run(
         Path::new("/bin/sh"),
         &["-c".to_string(), "echo hi; exit 7".to_string()],
-        Limits { wall: Duration::from_secs(10), memory_bytes: None },
+        Limits { wall: Duration::from_secs(10), memory_bytes: None, cpu: None },
     )
     .unwrap();
     assert_eq!((o.exit_code, o.stdout.as_str(), o.killed_for_time), (Some(7), "hi\n", false));
@@ -608,7 +608,7 @@ fn runner_enforces_time_and_memory_limits() {
     match run(
         Path::new(exe()),
         &["info".to_string(), "@bundled".to_string()],
-        Limits { wall: Duration::from_secs(10), memory_bytes: Some(16 << 20) },
+        Limits { wall: Duration::from_secs(10), memory_bytes: Some(16 << 20), cpu: None },
     ) {
         Err(_) => {} // exec itself failed
         Ok(o) => assert!(o.exit_code != Some(0), "{o:?}"),
@@ -617,11 +617,53 @@ fn runner_enforces_time_and_memory_limits() {
     let o = run(
         Path::new(exe()),
         &["info".to_string(), "@bundled".to_string()],
-        Limits { wall: Duration::from_secs(10), memory_bytes: Some(1 << 30) },
+        Limits { wall: Duration::from_secs(10), memory_bytes: Some(1 << 30), cpu: None },
     )
     .unwrap();
     assert_eq!(o.exit_code, Some(0), "{o:?}");
     assert!(o.peak_rss_kib > 1000, "{o:?}");
+}
+
+/// `Limits::cpu` confines the child to that CPU (the kernel's own account of it, from
+/// /proc/self/status); `bench --pin` records the CPU of each run and refuses more jobs than CPUs.
+#[cfg(target_os = "linux")]
+#[test]
+fn pinned_runs_get_one_cpu_of_their_own() {
+    use quiver::harness::runner::{allowed_cpus, run, Limits};
+    let cpus = allowed_cpus();
+    assert!(!cpus.is_empty());
+    for &c in &cpus {
+        let o = run(
+            Path::new("/bin/sh"),
+            &["-c".to_string(), "grep Cpus_allowed_list /proc/self/status".to_string()],
+            Limits { wall: Duration::from_secs(10), memory_bytes: None, cpu: Some(c) },
+        )
+        .unwrap();
+        assert_eq!(o.stdout.split_whitespace().last(), Some(c.to_string().as_str()), "{o:?}");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let suite = d.path().join("s.csv");
+    std::fs::write(&suite, "model,images,labels,index,eps,timeout_s,expected\n@bundled,@bundled,@bundled,0,1,10,\n@bundled,@bundled,@bundled,1,1,10,\n")
+        .unwrap();
+    let out = d.path().join("r");
+    let jobs = cpus.len().to_string();
+    let o = quiver(&["bench", s(&suite), "--config", "c=--backend none", "--pin", "--jobs", &jobs, "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2);
+    for r in &recs {
+        let c = r["cpu"].as_u64().unwrap_or_else(|| panic!("no cpu in {r}")) as usize;
+        assert!(cpus.contains(&c), "{r}");
+    }
+    let too_many = (cpus.len() + 1).to_string();
+    let o = quiver(&["bench", s(&suite), "--pin", "--jobs", &too_many, "--out", s(&d.path().join("r2"))]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("CPU of its own"), "{}", text(&o));
+    assert!(!d.path().join("r2").exists(), "nothing is written when --pin is refused");
 }
 
 #[test]

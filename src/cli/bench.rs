@@ -30,6 +30,12 @@ pub struct RunArgs {
     /// Runs in parallel (each run is one child process; solver threads come on top).
     #[arg(short, long, default_value_t = 1)]
     pub jobs: usize,
+    /// Give each of the --jobs parallel runs a CPU of its own (Linux sched_setaffinity): a run
+    /// and all its solver threads share that one core, so configurations that start more threads
+    /// (e.g. `--backend portfolio`) get no more CPU than single-threaded ones running beside them.
+    /// The CPU is recorded with each run. Needs --jobs <= the CPUs this process may use.
+    #[arg(long)]
+    pub pin: bool,
     /// Time limit per run in seconds, overriding the suite's timeout column (a configuration's
     /// own --timeout wins). The backend gets it as --timeout; the harness kills the run at
     /// limit + 5 s + 10 %.
@@ -108,6 +114,7 @@ fn options(suite_path: &Path, out: &Path, a: &RunArgs) -> Result<bench::Options>
         shard,
         seed: a.seed,
         progress: !a.no_progress,
+        pin: a.pin,
     })
 }
 

@@ -45,6 +45,9 @@ pub struct Options {
     pub seed: u64,
     /// Show a progress bar on stderr (drawn only when stderr is a terminal).
     pub progress: bool,
+    /// Confine the runs of job slot `i` to the `i`-th CPU of [`runner::allowed_cpus`], so that
+    /// every run (with all its solver threads) gets one core of its own.
+    pub pin: bool,
 }
 
 /// What a `bench` invocation did.
@@ -324,7 +327,7 @@ struct Run<'a> {
 }
 
 /// Run one instance under one configuration and build its record (`None`: interrupted).
-fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Record>> {
+fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>, cpu: Option<usize>) -> Result<Option<Record>> {
     let (inst, cfg) = (job.inst, job.cfg);
     let limit = time_limit(opts, inst, cfg);
     let stem = file_component(&inst.id);
@@ -346,6 +349,7 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
     let limits = Limits {
         wall: Duration::from_secs_f64(limit + grace(limit)),
         memory_bytes: opts.memory_mb.map(|m| m.saturating_mul(1 << 20)),
+        cpu,
     };
     let started_unix = now_unix();
     let out = runner::run(&opts.exe, &args, limits)
@@ -419,6 +423,7 @@ fn run_one(opts: &Options, machine: &Machine, job: &Run<'_>) -> Result<Option<Re
         machine: machine.clone(),
         started_unix,
         shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
+        cpu,
     }))
 }
 
@@ -491,6 +496,23 @@ pub fn run(opts: &Options) -> Result<Summary> {
             );
         }
     }
+    let cpus = if opts.pin {
+        let cpus = runner::allowed_cpus();
+        if !cfg!(target_os = "linux") {
+            bail!("--pin confines runs with sched_setaffinity, which only Linux has");
+        }
+        if opts.jobs > cpus.len() {
+            bail!(
+                "--pin gives each of the --jobs {} parallel runs a CPU of its own, but this process may use only {} ({:?})",
+                opts.jobs,
+                cpus.len(),
+                cpus
+            );
+        }
+        Some(cpus)
+    } else {
+        None
+    };
     let mut store = Store::open(&opts.out)?;
     let loaded = store::read(&opts.out)?;
     if loaded.unreadable > 0 {
@@ -557,16 +579,17 @@ pub fn run(opts: &Options) -> Result<Summary> {
     let mut fatal: Option<anyhow::Error> = None;
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Result<Option<Record>>>();
-        for _ in 0..opts.jobs.max(1).min(jobs.len().max(1)) {
+        for slot in 0..opts.jobs.max(1).min(jobs.len().max(1)) {
             let tx = tx.clone();
             let (jobs, next, stop, machine) = (&jobs, &next, &stop, &machine);
+            let cpu = cpus.as_ref().map(|c| c[slot]);
             scope.spawn(move || loop {
                 if INTERRUPTED.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(job) = jobs.get(i) else { break };
-                if tx.send(run_one(opts, machine, job)).is_err() {
+                if tx.send(run_one(opts, machine, job, cpu)).is_err() {
                     break;
                 }
             });

@@ -247,6 +247,9 @@ pub struct Record {
     /// `K/N` when run with `--shard`.
     #[serde(default)]
     pub shard: Option<String>,
+    /// The CPU the run was confined to (`bench --pin`); `None`: any of the harness's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<usize>,
 }
 
 impl Record {

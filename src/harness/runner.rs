@@ -43,6 +43,25 @@ pub struct Limits {
     pub wall: Duration,
     /// Address-space limit in bytes (`None`: unlimited).
     pub memory_bytes: Option<u64>,
+    /// The CPU the child (and every thread it starts) is confined to (`sched_setaffinity`;
+    /// `None`: the harness's own set). Linux only; elsewhere ignored.
+    pub cpu: Option<usize>,
+}
+
+/// The CPUs this process may run on (`sched_getaffinity`), ascending; on other systems
+/// `0..available_parallelism`.
+pub fn allowed_cpus() -> Vec<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `set` is a plain bit mask that `sched_getaffinity` fills; CPU_ISSET reads it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+                return (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect();
+            }
+        }
+    }
+    (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
 }
 
 /// What happened to a child.
@@ -74,7 +93,18 @@ pub fn run(exe: &Path, args: &[String], limits: Limits) -> std::io::Result<Outco
     let mut cmd = Command::new(exe);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mem = limits.memory_bytes;
-    // SAFETY: only async-signal-safe calls (setrlimit, prctl) between fork and exec.
+    #[cfg(target_os = "linux")]
+    let cpu_set = limits.cpu.map(|c| {
+        // SAFETY: a zeroed `cpu_set_t` is the empty set; CPU_SET only sets bit `c` (< CPU_SETSIZE,
+        // checked by the caller through `allowed_cpus`).
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(c, &mut set);
+            set
+        }
+    });
+    // SAFETY: only async-signal-safe calls (setrlimit, sched_setaffinity, prctl) between fork and
+    // exec.
     unsafe {
         cmd.pre_exec(move || {
             let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -82,6 +112,12 @@ pub fn run(exe: &Path, args: &[String], limits: Limits) -> std::io::Result<Outco
             if let Some(bytes) = mem {
                 let lim = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
                 if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            #[cfg(target_os = "linux")]
+            if let Some(set) = &cpu_set {
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
