@@ -25,7 +25,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -43,6 +43,10 @@ from ._quiver import (
 )
 
 __version__ = _quiver.__version__
+
+#: The complete backend ``verify``, ``equiv`` and ``radius`` use when ``backend`` is not given:
+#: the same as the command line's ``--backend`` default.
+DEFAULT_BACKEND: str = _quiver.DEFAULT_BACKEND
 
 # A MILP solve abandoned at its deadline may still be running on a helper thread; let it end
 # before the interpreter's exit runs the solver library's static destructors under it.
@@ -66,6 +70,7 @@ __all__ = [
     "SpecError",
     "InputError",
     "OptionError",
+    "DEFAULT_BACKEND",
 ]
 
 
@@ -158,11 +163,18 @@ def vnnlib(path: Union[str, os.PathLike], net: Network, *, integer: bool = False
     return _quiver._vnnlib(os.fspath(path), net, integer)
 
 
+def _backends(backend: Union[None, str, Sequence[str]]) -> Optional[List[str]]:
+    """``None`` stays ``None``: the Rust side then uses :data:`DEFAULT_BACKEND`."""
+    if backend is None:
+        return None
+    return [backend] if isinstance(backend, str) else list(backend)
+
+
 def verify(
     net: Network,
     spec: Spec,
     *,
-    backend: Union[str, Sequence[str]] = "milp",
+    backend: Union[None, str, Sequence[str]] = None,
     bounds: str = "symbolic",
     search: bool = True,
     search_budget: float = 1.0,
@@ -179,7 +191,8 @@ def verify(
     ``"symbolic"``) → gradient counterexample search (``search``, at most ``search_budget``
     seconds; 1 s by default, as ``quiver verify --search-budget``) → LP tightening of the
     symbolic bounds (``tighten``; ``quiver verify --tighten``)
-    → complete backend(s) (``"milp"``, ``"smt-bv"``, ``"smt-lia"``, ``"cpsat"``, ``"portfolio"``,
+    → complete backend(s) (default :data:`DEFAULT_BACKEND`, as ``quiver verify``; ``"milp"``,
+    ``"smt-bv"``, ``"smt-lia"``, ``"cpsat"``, ``"portfolio"``,
     ``"bab"``, ``"milp-whole"``, ``"all"`` or ``"none"``; a list with ``crosscheck=True`` runs
     each and compares).
     ``timeout`` (seconds) bounds the whole pipeline; ``threads=0`` uses every core.
@@ -187,7 +200,7 @@ def verify(
     The GIL is released while it runs; Ctrl-C (KeyboardInterrupt) stops the solvers and is
     re-raised. Returns a :class:`Report`; raises :class:`OptionError` on invalid options.
     """
-    backends = [backend] if isinstance(backend, str) else list(backend)
+    backends = _backends(backend)
     return _quiver._verify(
         net, spec, backends, bounds, search, search_budget, timeout, threads, crosscheck, probe, seed, tighten
     )
@@ -226,7 +239,7 @@ def equiv(
     delta_real: Union[None, float, int, str] = None,
     same_class: bool = False,
     tie: str = "any",
-    backend: Union[str, Sequence[str]] = "milp",
+    backend: Union[None, str, Sequence[str]] = None,
     bounds: str = "symbolic",
     search: bool = True,
     search_budget: float = 1.0,
@@ -261,7 +274,7 @@ def equiv(
         if isinstance(delta_real, bool) or not isinstance(delta_real, (int, float)):
             raise SpecError(f"delta_real: expected a number or a decimal string, got {type(delta_real).__name__}")
         delta_real = repr(float(delta_real)) if isinstance(delta_real, float) else str(delta_real)
-    backends = [backend] if isinstance(backend, str) else list(backend)
+    backends = _backends(backend)
     xi = None if x is None else _integers(x, "x")
     lo = None if lower is None else _integers(lower, "lower")
     hi = None if upper is None else _integers(upper, "upper")
@@ -282,7 +295,7 @@ def radius(
     strategy: str = "search",
     eps_timeout: Optional[float] = None,
     timeout: Optional[float] = None,
-    backend: Union[str, Sequence[str]] = "milp",
+    backend: Union[None, str, Sequence[str]] = None,
     bounds: str = "symbolic",
     search: bool = True,
     search_budget: float = 1.0,
@@ -303,7 +316,7 @@ def radius(
     xi = _integers(x, "x")
     if label is None:
         label = int(np.argmax(run(net, xi)))
-    backends = [backend] if isinstance(backend, str) else list(backend)
+    backends = _backends(backend)
     text = _quiver._radius(
         net, xi, label, tie, max_eps, eps_real_step, strategy, eps_timeout, timeout,
         backends, bounds, search, search_budget, threads, probe, seed, tighten,

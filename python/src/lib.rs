@@ -314,7 +314,7 @@ fn _vnnlib(path: PathBuf, net: &PyNetwork, integer: bool) -> PyResult<PySpec> {
 /// The pipeline's options from `verify`'s keyword arguments, checked.
 #[allow(clippy::too_many_arguments)]
 fn pipeline_options(
-    backends: Vec<String>,
+    backends: Option<Vec<String>>,
     bounds: &str,
     search: bool,
     search_budget: f64,
@@ -326,7 +326,9 @@ fn pipeline_options(
     tighten: bool,
 ) -> PyResult<Options> {
     let bounds = bounds.parse().map_err(option_err)?;
-    let backends: Vec<String> = backends.into_iter().filter(|b| b != "none").collect();
+    // `None`: the CLI's default backend, so that a script and `quiver verify` run the same query.
+    let backends: Vec<String> =
+        backends.unwrap_or_else(quiver::backend::default_backends).into_iter().filter(|b| b != "none").collect();
     for b in &backends {
         if b != "all" && quiver::backend::by_name(b).is_none() {
             return Err(option_err(format!(
@@ -392,13 +394,13 @@ fn tie_rule(tie: &str) -> PyResult<TieRule> {
 
 /// Run the verification pipeline with the GIL released; Ctrl-C stops it (KeyboardInterrupt).
 #[pyfunction]
-#[pyo3(signature = (net, spec, backends, bounds="symbolic", search=true, search_budget=1.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
+#[pyo3(signature = (net, spec, backends=None, bounds="symbolic", search=true, search_budget=1.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _verify(
     py: Python<'_>,
     net: &PyNetwork,
     spec: &PySpec,
-    backends: Vec<String>,
+    backends: Option<Vec<String>>,
     bounds: &str,
     search: bool,
     search_budget: f64,
@@ -513,7 +515,7 @@ fn equiv_box(
 
 /// δ-equivalence of `a` and `b` on a box, with the GIL released; Ctrl-C stops it.
 #[pyfunction]
-#[pyo3(signature = (a, b, x=None, eps=None, eps_real=None, lower=None, upper=None, delta=None, delta_real=None, same_class=false, tie="any", backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=1.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
+#[pyo3(signature = (a, b, x=None, eps=None, eps_real=None, lower=None, upper=None, delta=None, delta_real=None, same_class=false, tie="any", backends=None, bounds="symbolic", search=true, search_budget=1.0, timeout=None, threads=1, crosscheck=false, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _equiv(
     py: Python<'_>,
@@ -528,7 +530,7 @@ fn _equiv(
     delta_real: Option<String>,
     same_class: bool,
     tie: &str,
-    backends: Vec<String>,
+    backends: Option<Vec<String>>,
     bounds: &str,
     search: bool,
     search_budget: f64,
@@ -557,7 +559,7 @@ fn _equiv(
 /// The maximum robustness radius around `x` (as `quiver radius --json`, a JSON string), with
 /// the GIL released; Ctrl-C stops it and returns nothing (KeyboardInterrupt).
 #[pyfunction]
-#[pyo3(signature = (net, x, label, tie="any", max_eps=None, eps_real_step=None, strategy="search", eps_timeout=None, timeout=None, backends=vec!["milp".to_string()], bounds="symbolic", search=true, search_budget=1.0, threads=1, probe=true, seed=0, tighten=true))]
+#[pyo3(signature = (net, x, label, tie="any", max_eps=None, eps_real_step=None, strategy="search", eps_timeout=None, timeout=None, backends=None, bounds="symbolic", search=true, search_budget=1.0, threads=1, probe=true, seed=0, tighten=true))]
 #[allow(clippy::too_many_arguments)]
 fn _radius(
     py: Python<'_>,
@@ -570,7 +572,7 @@ fn _radius(
     strategy: &str,
     eps_timeout: Option<f64>,
     timeout: Option<f64>,
-    backends: Vec<String>,
+    backends: Option<Vec<String>>,
     bounds: &str,
     search: bool,
     search_budget: f64,
@@ -626,6 +628,7 @@ fn _wait_for_solvers(py: Python<'_>, timeout: f64) -> bool {
 fn _quiver(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("QuiverError", py.get_type::<QuiverError>())?;
+    m.add("DEFAULT_BACKEND", quiver::backend::DEFAULT_BACKEND)?;
     m.add("ModelError", py.get_type::<ModelError>())?;
     m.add("SpecError", py.get_type::<SpecError>())?;
     m.add("InputError", py.get_type::<InputError>())?;

@@ -119,6 +119,8 @@ def test_verdicts_agree_with_the_cli():
         spec = quiver.robustness(net, v["inputs"][index], eps=eps, label=v["labels"][index])
         r = quiver.verify(net, spec)
         assert r.verdict == expected["verdict"], (index, eps)
+        # The same stages, so the same default backend: no default drifts between the two.
+        assert [s["name"] for s in r.stages] == [s["name"] for s in expected["stages"]], (index, eps)
 
 
 def test_bad_input_gets_typed_errors(tmp_path):
@@ -255,3 +257,5 @@ def test_lp_tightening_is_on_by_default_and_can_be_turned_off():
     assert "tighten (lp)" in names(on), names(on)
     assert "tighten (lp)" not in names(off), names(off)
     assert any(n.startswith("backend") for n in names(off))
+    # Without `backend`, the CLI's default backend runs.
+    assert f"backend ({quiver.DEFAULT_BACKEND})" in names(on), names(on)

@@ -16,6 +16,17 @@ use std::sync::mpsc;
 /// The members, by backend name.
 pub const MEMBERS: [&str; 2] = ["milp", "cpsat"];
 
+/// The members that can run here: `cpsat` only when OR-Tools' library loads (it is found at run
+/// time), so that the portfolio — the default backend — degrades to the MILP backend with all
+/// threads instead of spending a thread on a member that can only say `unsupported`.
+pub fn members() -> Vec<&'static str> {
+    MEMBERS
+        .iter()
+        .copied()
+        .filter(|&m| if m == "cpsat" { super::cpsat_loadable() } else { super::by_name(m).is_some() })
+        .collect()
+}
+
 /// The per-disjunct portfolio of [`MEMBERS`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Portfolio;
@@ -27,7 +38,18 @@ impl Backend for Portfolio {
 
     fn solve(&self, query: &Query<'_>, opts: &BackendOptions) -> (Verdict, BackendStats) {
         let mut stats = BackendStats::default();
-        let members: Vec<&'static str> = MEMBERS.iter().copied().filter(|m| super::by_name(m).is_some()).collect();
+        let members = members();
+        stats.extra.insert("members".into(), members.len() as f64);
+        if let [only] = members.as_slice() {
+            // CP-SAT's library is not there: the MILP backend alone, with every thread (its own
+            // disjunct order and concurrency); `members` = 1 in the stats says so.
+            let Some(backend) = super::by_name(only) else {
+                return (Verdict::unknown(Unknown::Unsupported(format!("`{only}` is not in this build"))), stats);
+            };
+            let (v, st) = backend.solve(query, opts);
+            merge(&mut stats, only, st);
+            return (v, stats);
+        }
         let threads = (opts.threads / members.len().max(1)).max(1);
         let disjuncts = query.spec.unsafe_dnf.len();
         let mut unknowns = Vec::new();
