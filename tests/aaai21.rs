@@ -621,4 +621,14 @@ fn radius_study_open_cells_are_the_thirteen_cells_of_issue_16() {
         let got: Vec<_> = chunk.iter().map(row).collect();
         assert_eq!(got, want, "cell {arch} Q = {q}, ε = {eps}");
     }
+    // benchmarks/cpsat/'s two samples split shard 1/10 of it (test ids ending in 0): the six
+    // ε = 4/6 cells and the seven others, rows unchanged and in order.
+    let shard: Vec<_> = open.instances.iter().filter(|i| i.index % 10 == 0).map(row).collect();
+    let cpsat = Path::new(env!("CARGO_MANIFEST_DIR")).join("benchmarks/cpsat");
+    let part = |f: &str| suite::load(&cpsat.join(f)).unwrap().instances.iter().map(row).collect::<Vec<_>>();
+    let (low, high) = (part("qvip-eps46-shard1.csv"), part("qvip-eps10plus-shard1.csv"));
+    assert_eq!((low.len(), high.len()), (60, 70));
+    let want_low: Vec<_> = shard.iter().filter(|r| r.4 <= 6).cloned().collect();
+    let want_high: Vec<_> = shard.iter().filter(|r| r.4 > 6).cloned().collect();
+    assert_eq!((low, high), (want_low, want_high));
 }

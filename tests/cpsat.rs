@@ -147,4 +147,18 @@ fn a_missing_library_is_an_unsupported_unknown() {
     assert!(json.contains("unsupported") && json.contains("QUIVER_ORTOOLS_LIB"), "{json}");
     let (code, json) = run("portfolio");
     assert_ne!(code, common::UNKNOWN, "the MILP member decides: {json}");
+    // The default backend is the portfolio; without CP-SAT it is the MILP alone (one member,
+    // every thread), not a MILP on half the threads beside a member that cannot run.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_quiver"))
+        .args(args)
+        .args(["--search", "off", "--bounds", "none", "--threads", "2"])
+        .env("QUIVER_ORTOOLS_LIB", "/nonexistent/libortools.so.9")
+        .output()
+        .expect("run quiver");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let run = &v["stats"]["backends"][0];
+    assert_eq!(run["backend"], quiver::backend::DEFAULT_BACKEND, "{v}");
+    assert_eq!(run["stats"]["extra"]["members"], 1.0, "{v}");
+    assert_eq!(run["stats"]["extra"]["milp.workers"], 2.0, "two disjuncts at once: {v}");
+    assert_ne!(common::code(&out), common::UNKNOWN, "{v}");
 }

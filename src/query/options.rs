@@ -43,8 +43,9 @@ pub struct VerifyOptions {
     /// Complete backend(s), comma-separated: milp, bab (branch and bound in the bound propagation
     /// with MILP leaves; variants `bab:KEY=VALUE+…`, see encodings/bab.md), smt-bv, smt-lia,
     /// cpsat (OR-Tools' CP-SAT on the exact integer model; needs its library, see
-    /// encodings/cpsat.md), portfolio (milp and cpsat side by side per disjunct, two threads),
-    /// all, or none (also milp-whole: the exported one-model MILP as is, a baseline).
+    /// encodings/cpsat.md), portfolio (milp and cpsat side by side per disjunct on two threads
+    /// that share --threads; the default; the MILP alone when CP-SAT's library is missing), all,
+    /// or none (also milp-whole: the exported one-model MILP as is, a baseline).
     #[arg(long = "backend", value_delimiter = ',', default_value = crate::backend::DEFAULT_BACKEND)]
     pub backends: Vec<String>,
     /// Run every listed backend (and bounds) on the query and report any contradiction (exit 3).
