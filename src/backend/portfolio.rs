@@ -52,83 +52,107 @@ impl Backend for Portfolio {
         }
         let threads = (opts.threads / members.len().max(1)).max(1);
         let disjuncts = query.spec.unsafe_dnf.len();
-        let mut unknowns = Vec::new();
         let mut wins = vec![0usize; members.len()];
+        let mut open: Vec<(usize, Unknown)> = Vec::new();
         for k in 0..disjuncts {
             if opts.budget.is_stopped() {
-                unknowns.push((k, opts.budget.stop_reason("not attempted")));
+                open.push((k, opts.budget.stop_reason("not attempted")));
                 break;
             }
-            let sub = query.spec.only_disjunct(k);
-            let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
-            let (child, _guard) = opts.budget.child(None);
-            let (tx, rx) = mpsc::channel();
-            let results: Vec<(usize, Verdict, BackendStats)> = std::thread::scope(|s| {
-                for (i, &m) in members.iter().enumerate() {
-                    let tx = tx.clone();
-                    let mopts = BackendOptions { threads, budget: child.clone() };
-                    let subquery = &subquery;
-                    s.spawn(move || {
-                        // Each thread makes its own instance (backends are not `Sync`).
-                        let Some(backend) = super::by_name(m) else { return };
-                        let (v, st) = backend.solve(subquery, &mopts);
-                        let _ = tx.send((i, v, st));
-                    });
-                }
-                drop(tx);
-                let mut out = Vec::new();
-                for r in rx.iter() {
-                    if matches!(r.1, Verdict::Verified | Verdict::Falsified { .. }) {
-                        child.stop();
-                    }
-                    out.push(r);
-                }
-                out
-            });
-            let mut verified_by = None;
-            let mut witness: Option<(usize, Witness)> = None;
-            let mut reasons = Vec::new();
-            for (i, v, st) in results {
-                merge(&mut stats, members[i], st);
-                match v {
-                    Verdict::Verified => verified_by = Some(i),
-                    Verdict::Falsified { witness: w } => witness = Some((i, w)),
-                    Verdict::Unknown { reason } => reasons.push(reason.prefixed(&format!("{}: ", members[i]))),
-                }
-            }
-            match (verified_by, witness) {
-                (Some(a), Some((b, _))) => {
-                    let msg =
-                        format!("disjunct {k}: `{}` verified it and `{}` replayed a witness", members[a], members[b]);
-                    return (Verdict::unknown(Unknown::Disagreement(msg)), stats);
-                }
-                (None, Some((i, w))) => match Witness::replay(query.net, query.spec, w.input()) {
-                    Some(w) => {
-                        wins[i] += 1;
-                        record_wins(&mut stats, &members, &wins);
-                        return (Verdict::Falsified { witness: w }, stats);
-                    }
-                    None => reasons.push(Unknown::SolverError(format!(
-                        "`{}`'s witness does not replay against the whole query",
-                        members[i]
-                    ))),
-                },
-                (Some(i), None) => {
+            match race(query, k, &members, threads, opts, &mut stats) {
+                Race::Verified(i) => wins[i] += 1,
+                Race::Witness(i, w) => {
                     wins[i] += 1;
-                    continue;
+                    record_wins(&mut stats, &members, &wins);
+                    return (Verdict::Falsified { witness: w }, stats);
                 }
-                (None, None) => {}
-            }
-            let timed_out = opts.budget.is_stopped();
-            unknowns.push((k, Unknown::combine(reasons)));
-            if timed_out {
-                break;
+                Race::Disagreement(msg) => return (Verdict::unknown(Unknown::Disagreement(msg)), stats),
+                Race::Open(reason) => {
+                    open.push((k, reason));
+                    if opts.budget.is_stopped() {
+                        break;
+                    }
+                }
             }
         }
         record_wins(&mut stats, &members, &wins);
         stats.extra.insert("subproblems".into(), disjuncts as f64);
-        let verdict = Unknown::per_disjunct(unknowns, disjuncts).map_or(Verdict::Verified, Verdict::unknown);
+        let verdict = Unknown::per_disjunct(open, disjuncts).map_or(Verdict::Verified, Verdict::unknown);
         (verdict, stats)
+    }
+}
+
+/// How one disjunct's race ended.
+enum Race {
+    Verified(usize),
+    /// Replayed against the whole query.
+    Witness(usize, Witness),
+    Disagreement(String),
+    Open(Unknown),
+}
+
+/// Disjunct `k` of `query`, every member on its own thread with `threads` threads; the first
+/// decisive answer stops the others. A witness is replayed against the whole query; `verified`
+/// beside a witness is a disagreement, never resolved by picking a side.
+fn race(
+    query: &Query<'_>,
+    k: usize,
+    members: &[&'static str],
+    threads: usize,
+    opts: &BackendOptions,
+    stats: &mut BackendStats,
+) -> Race {
+    let sub = query.spec.only_disjunct(k);
+    let subquery = Query { net: query.net, spec: &sub, bounds: query.bounds };
+    let (child, _guard) = opts.budget.child(None);
+    let (tx, rx) = mpsc::channel();
+    let results: Vec<(usize, Verdict, BackendStats)> = std::thread::scope(|s| {
+        for (i, &m) in members.iter().enumerate() {
+            let tx = tx.clone();
+            let mopts = BackendOptions { threads, budget: child.clone() };
+            let subquery = &subquery;
+            s.spawn(move || {
+                // Each thread makes its own instance (backends are not `Sync`).
+                let Some(backend) = super::by_name(m) else { return };
+                let (v, st) = backend.solve(subquery, &mopts);
+                let _ = tx.send((i, v, st));
+            });
+        }
+        drop(tx);
+        let mut out = Vec::new();
+        for r in rx.iter() {
+            if matches!(r.1, Verdict::Verified | Verdict::Falsified { .. }) {
+                child.stop();
+            }
+            out.push(r);
+        }
+        out
+    });
+    let mut verified_by = None;
+    let mut witness: Option<(usize, Witness)> = None;
+    let mut reasons = Vec::new();
+    for (i, v, st) in results {
+        merge(stats, members[i], st);
+        match v {
+            Verdict::Verified => verified_by = Some(i),
+            Verdict::Falsified { witness: w } => witness = Some((i, w)),
+            Verdict::Unknown { reason } => reasons.push(reason.prefixed(&format!("{}: ", members[i]))),
+        }
+    }
+    match (verified_by, witness) {
+        (Some(a), Some((b, _))) => Race::Disagreement(format!(
+            "disjunct {k}: `{}` verified it and `{}` replayed a witness",
+            members[a], members[b]
+        )),
+        (None, Some((i, w))) => match Witness::replay(query.net, query.spec, w.input()) {
+            Some(w) => Race::Witness(i, w),
+            None => Race::Open(Unknown::SolverError(format!(
+                "`{}`'s witness does not replay against the whole query",
+                members[i]
+            ))),
+        },
+        (Some(i), None) => Race::Verified(i),
+        (None, None) => Race::Open(Unknown::combine(reasons)),
     }
 }
 
