@@ -146,10 +146,13 @@ fn race(
         )),
         (None, Some((i, w))) => match Witness::replay(query.net, query.spec, w.input()) {
             Some(w) => Race::Witness(i, w),
-            None => Race::Open(Unknown::SolverError(format!(
-                "`{}`'s witness does not replay against the whole query",
-                members[i]
-            ))),
+            None => {
+                reasons.push(Unknown::SolverError(format!(
+                    "`{}`'s witness does not replay against the whole query",
+                    members[i]
+                )));
+                Race::Open(Unknown::combine(reasons))
+            }
         },
         (Some(i), None) => Race::Verified(i),
         (None, None) => Race::Open(Unknown::combine(reasons)),
