@@ -13,6 +13,7 @@ each record carries its job, which is re-run with `--eps 0` through QUIVER (mill
 Standard library only. Exit code 0, or 2 on a record or quiver run it cannot read.
 """
 import argparse
+import copy
 import json
 import re
 import subprocess
@@ -23,20 +24,31 @@ from collections import defaultdict
 DECIDED = ("verified", "falsified")
 
 
+def fail(msg):
+    print(f"cells.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def load(paths, config):
     runs = {}
     for path in paths:
-        with open(path) as f:
-            for line in f:
-                r = json.loads(line)
-                if config is None or r.get("config") == config:
-                    runs[r["instance"]] = r
+        try:
+            with open(path) as f:
+                for n, line in enumerate(f, 1):
+                    try:
+                        r = json.loads(line)
+                        if config is None or r.get("config") == config:
+                            runs[r["instance"]] = r
+                    except (json.JSONDecodeError, KeyError, AttributeError) as e:
+                        fail(f"{path}:{n}: not a quiver bench record ({e})")
+        except OSError as e:
+            fail(f"{path}: {e.strerror}")
     return runs
 
 
 def misclassified(quiver, record):
     """Is the job's center itself a counterexample (the job falsified at radius 0)?"""
-    job = json.loads(json.dumps(record["job"]))
+    job = copy.deepcopy(record["job"])
     job["property"]["radius"] = {"integer": 0}
     job["options"]["backends"] = ["milp"]
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
@@ -46,13 +58,13 @@ def misclassified(quiver, record):
     try:
         return json.loads(out.stdout)["verdict"] == "falsified"
     except (json.JSONDecodeError, KeyError):
-        sys.exit(f"cells.py: quiver verify --eps 0 on {record['instance']}: {out.stderr.strip()}")
+        fail(f"quiver verify --eps 0 on {record['instance']}: {out.stderr.strip()}")
 
 
 def cell(instance):
     m = re.match(r"(.+?)/.*#(\d+)/eps([\d.]+)", instance)
     if not m:
-        sys.exit(f"cells.py: cannot read model, test id and eps from instance `{instance}`")
+        fail(f"cannot read model, test id and eps from instance `{instance}`")
     return m.group(1), int(m.group(3)) if m.group(3).isdigit() else m.group(3), int(m.group(2)) % 10 + 1
 
 
